@@ -1,0 +1,183 @@
+import { OffloadError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import type { Store, StoreNote } from '../store/store.js'
+
+/** Resolved maintenance settings, in milliseconds. Documented on `MaintenanceOptions` in offload.ts. */
+export interface MaintenanceSettings {
+  owner: string
+  leaderTtlMs: number
+  promoteIntervalMs: number
+  rescueIntervalMs: number
+  pruneIntervalMs: number
+  retentionMs: { completed: number; failed: number; cancelled: number }
+}
+
+const LEADER_NAME = 'maintenance'
+const BATCH = 1000
+
+/**
+ * The housekeeping one process does for all: promote due jobs, rescue expired leases, prune old
+ * history. Every process that runs it competes for a lease-based leadership in the store; only
+ * the leader works, and when it dies another takes over once its leadership expires
+ * (`leaderTtlMs`, renewed every third of it).
+ *
+ * Promotion is timed to the next due job, not to a fixed tick: the promoter sleeps until the
+ * earliest run time (or `promoteIntervalMs`, whichever is sooner) and store notes about newly
+ * scheduled jobs wake it earlier. A delayed job therefore starts within milliseconds of its time.
+ */
+export class Maintenance {
+  private leader = false
+  private stopped = false
+  private electTimer: NodeJS.Timeout | undefined
+  private promoteTimer: NodeJS.Timeout | undefined
+  private rescueTimer: NodeJS.Timeout | undefined
+  private pruneTimer: NodeJS.Timeout | undefined
+  private promoteRunning: Promise<void> | undefined
+  private promoteAgain = false
+  private readonly running = new Set<Promise<unknown>>()
+  private unlisten: (() => void) | undefined
+
+  constructor(
+    private readonly store: Store,
+    private readonly settings: MaintenanceSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  get isLeader(): boolean {
+    return this.leader
+  }
+
+  start(): void {
+    if (this.electTimer !== undefined || this.stopped) return
+    this.electTimer = setInterval(() => this.track(this.elect()), Math.max(100, Math.floor(this.settings.leaderTtlMs / 3)))
+    this.electTimer.unref()
+    this.track(this.elect())
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    clearInterval(this.electTimer)
+    this.stepDown()
+    await Promise.allSettled([...this.running])
+    try {
+      await this.store.leaderResign({ name: LEADER_NAME, owner: this.settings.owner })
+    } catch (error) {
+      if (!(error instanceof OffloadError && error.code === 'CLOSED')) this.logger.warn('resigning leadership failed', { error })
+    }
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.running.add(work)
+    void work.finally(() => this.running.delete(work))
+  }
+
+  private async elect(): Promise<void> {
+    if (this.stopped) return
+    let won: boolean
+    try {
+      won = await this.store.leaderElect({ name: LEADER_NAME, owner: this.settings.owner, ttlMs: this.settings.leaderTtlMs })
+    } catch (error) {
+      if (!(error instanceof OffloadError && error.code === 'CLOSED')) this.logger.warn('leader election failed', { error })
+      won = false
+    }
+    if (this.stopped) return
+    if (won && !this.leader) this.stepUp()
+    else if (!won && this.leader) this.stepDown()
+  }
+
+  private stepUp(): void {
+    this.leader = true
+    this.logger.debug('became the maintenance leader', { owner: this.settings.owner })
+    this.unlisten = this.store.listen(this.onNote)
+    this.rescueTimer = setInterval(() => this.duty('rescue', () => this.rescue()), this.settings.rescueIntervalMs)
+    this.pruneTimer = setInterval(() => this.duty('prune', () => this.prune()), this.settings.pruneIntervalMs)
+    this.rescueTimer.unref()
+    this.pruneTimer.unref()
+    this.duty('rescue', () => this.rescue())
+    this.duty('prune', () => this.prune())
+    this.promoteSoon()
+  }
+
+  private stepDown(): void {
+    if (!this.leader) return
+    this.leader = false
+    this.unlisten?.()
+    clearInterval(this.rescueTimer)
+    clearInterval(this.pruneTimer)
+    clearTimeout(this.promoteTimer)
+  }
+
+  private readonly onNote = (note: StoreNote): void => {
+    if (note.kind === 'due' || note.kind === 'changed') this.promoteSoon()
+  }
+
+  private duty(name: string, run: () => Promise<unknown>): void {
+    if (!this.leader || this.stopped) return
+    this.track(
+      run().catch((error: unknown) => {
+        if (!(error instanceof OffloadError && error.code === 'CLOSED')) this.logger.warn(`maintenance ${name} failed`, { error })
+      }),
+    )
+  }
+
+  /** Runs the promoter now, or right after the run under way. */
+  private promoteSoon(): void {
+    if (this.promoteRunning !== undefined) {
+      this.promoteAgain = true
+      return
+    }
+    clearTimeout(this.promoteTimer)
+    this.promoteRunning = this.promote().finally(() => {
+      this.promoteRunning = undefined
+      if (this.promoteAgain && this.leader && !this.stopped) {
+        this.promoteAgain = false
+        this.promoteSoon()
+      }
+    })
+    this.track(this.promoteRunning)
+  }
+
+  private async promote(): Promise<void> {
+    if (!this.leader || this.stopped) return
+    let delay = this.settings.promoteIntervalMs
+    try {
+      // Read before writing: notes arrive on every commit of every process, and most of them
+      // find nothing due — a write lock taken for nothing would queue behind real writers.
+      let next = await this.store.jobNextDue()
+      let now = await this.store.now()
+      if (next !== undefined && next <= now) {
+        while ((await this.store.jobPromote({ limit: BATCH, now })) === BATCH) {
+          if (!this.leader || this.stopped) return
+        }
+        next = await this.store.jobNextDue()
+        now = await this.store.now()
+      }
+      if (next !== undefined) delay = Math.min(delay, Math.max(0, next - now))
+    } catch (error) {
+      if (error instanceof OffloadError && error.code === 'CLOSED') return
+      this.logger.warn('maintenance promote failed', { error })
+    }
+    if (!this.leader || this.stopped) return
+    clearTimeout(this.promoteTimer)
+    this.promoteTimer = setTimeout(() => this.promoteSoon(), delay)
+    this.promoteTimer.unref()
+  }
+
+  private async rescue(): Promise<void> {
+    let rescued = 0
+    for (let count = BATCH; count === BATCH && this.leader && !this.stopped; ) {
+      count = await this.store.jobRescue({ limit: BATCH })
+      rescued += count
+    }
+    if (rescued > 0) this.logger.info(`rescued ${rescued} job(s) whose worker stopped renewing its lease`)
+  }
+
+  private async prune(): Promise<void> {
+    for (let count = BATCH; count === BATCH && this.leader && !this.stopped; ) {
+      count = await this.store.jobPrune({ olderThanMs: this.settings.retentionMs, limit: BATCH })
+      // Let other writers in between batches of a large backlog.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+}

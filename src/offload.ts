@@ -1,0 +1,529 @@
+import { resolveBackoff } from './backoff.js'
+import { checkBoolean, checkName, checkNumber, checkObject, checkOptions, checkString, closest } from './config.js'
+import { describe, parseDuration, type Duration } from './duration.js'
+import { OffloadError } from './errors.js'
+import { uuidv7 } from './ids.js'
+import { JobHandle, type JobOperations, type ResultOptions } from './job-handle.js'
+import { JobWatcher } from './job-watcher.js'
+import { toJson } from './json.js'
+import { JOB_STATES, type EnqueueOptions, type JobEvent, type JobInfo, type JobState } from './job.js'
+import { consoleLogger, silentLogger, type Logger } from './logger.js'
+import { Maintenance, type MaintenanceSettings } from './maintenance/maintenance.js'
+import { openStore } from './store/open-store.js'
+import type { JobCount, JobInsert, Store } from './store/store.js'
+import {
+  checkAttempts,
+  checkPriority,
+  checkTimeout,
+  defineTask,
+  isTaskDefinition,
+  type TaskDefinition,
+  type TaskOptions,
+} from './task.js'
+import { defaultWorkerId, Worker } from './worker/worker.js'
+
+export const DEFAULT_STORE = 'sqlite:./data/offload.db'
+
+export interface OffloadConfig {
+  /**
+   * Where jobs live: a URL or a `Store`. `sqlite:<path>` is the embedded store (the file and its
+   * folder are created), `sqlite::memory:` a private in-memory one for tests.
+   * @defaultValue `process.env.OFFLOAD_STORE`, else `'sqlite:./data/offload.db'`
+   */
+  store?: string | Store
+  /** Apply pending schema migrations on first use. @defaultValue true */
+  migrate?: boolean
+  /** Tasks to define at once, as made by `defineTask`. */
+  tasks?: readonly TaskDefinition<any, any>[]
+  /** The largest payload accepted, in bytes of serialised JSON. @defaultValue 1048576 (1 MiB) */
+  maxPayloadSize?: number
+  /** How long finished jobs are kept before maintenance deletes them, per final state. */
+  retention?: {
+    /** @defaultValue `'24h'` */
+    completed?: Duration
+    /** @defaultValue `'7d'` */
+    failed?: Duration
+    /** @defaultValue `'24h'` */
+    cancelled?: Duration
+  }
+  /** Timing of the maintenance leader's duties. */
+  maintenance?: {
+    /** How long leadership lasts without renewal; a dead leader is replaced within it. @defaultValue `'10s'` */
+    leaderTtl?: Duration
+    /** The longest the promoter sleeps; it also wakes at each job's run time. @defaultValue `'1s'` */
+    promoteInterval?: Duration
+    /** How often expired leases are looked for. @defaultValue `'5s'` */
+    rescueInterval?: Duration
+    /** How often old finished jobs are pruned. @defaultValue `'1m'` */
+    pruneInterval?: Duration
+  }
+  /** Where warnings go; `false` for silence. @defaultValue warnings and errors to stderr */
+  logger?: Logger | false
+}
+
+export interface WorkOptions {
+  /** Jobs run at once by this worker. @defaultValue 10 */
+  concurrency?: number
+  /** Queues to claim from. @defaultValue every queue of the defined tasks */
+  queues?: readonly string[]
+  /** Most jobs claimed in one round trip. @defaultValue `concurrency` */
+  batchSize?: number
+  /**
+   * How long a claim holds without a heartbeat. A worker that dies loses its jobs to the rescuer
+   * after at most this plus `maintenance.rescueInterval`. @defaultValue `'15s'`
+   */
+  leaseDuration?: Duration
+  /** How often held leases are renewed; also how fast a cancel from another process arrives. @defaultValue a third of `leaseDuration` */
+  heartbeatInterval?: Duration
+  /** The fallback poll when no store note arrives. @defaultValue `'1s'` */
+  pollInterval?: Duration
+  /** On stop, how long running jobs may take before they are aborted and handed back. @defaultValue `'10s'` */
+  shutdownGrace?: Duration
+  /** Take part in maintenance (promote, rescue, prune) under leader election. @defaultValue true */
+  maintenance?: boolean
+  /** On SIGINT or SIGTERM, stop gracefully and close the instance; a second signal skips the grace. @defaultValue true */
+  handleSignals?: boolean
+  /** Stops the worker gracefully when aborted. */
+  signal?: AbortSignal
+  /** Names the worker in leases and events. @defaultValue `<host>:<pid>:<random>` */
+  id?: string
+}
+
+/** One job for `enqueueMany`. */
+export interface EnqueueItem {
+  task: string
+  payload?: unknown
+  options?: EnqueueOptions
+}
+
+export interface ListJobsOptions {
+  state?: JobState | readonly JobState[]
+  queue?: string
+  task?: string
+  /** @defaultValue 50, at most 1000 */
+  limit?: number
+  /** `nextCursor` from the previous page. */
+  cursor?: string
+}
+
+export interface JobPage {
+  jobs: JobInfo[]
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string
+}
+
+/** A task bound to an Offload instance: enqueue with its payload type, get handles typed by its result. */
+export interface Task<P, R> {
+  readonly definition: TaskDefinition<P, R>
+  readonly name: string
+  readonly queue: string
+  enqueue(payload: P, options?: EnqueueOptions): Promise<JobHandle<P, R>>
+  /** Creates all jobs in one transaction: all or none. */
+  enqueueMany(jobs: readonly { payload: P; options?: EnqueueOptions }[]): Promise<JobHandle<P, R>[]>
+}
+
+const CONFIG_OPTIONS = ['store', 'migrate', 'tasks', 'maxPayloadSize', 'retention', 'maintenance', 'logger'] as const
+const RETENTION_OPTIONS = ['completed', 'failed', 'cancelled'] as const
+const MAINTENANCE_OPTIONS = ['leaderTtl', 'promoteInterval', 'rescueInterval', 'pruneInterval'] as const
+const WORK_OPTIONS = [
+  'concurrency', 'queues', 'batchSize', 'leaseDuration', 'heartbeatInterval', 'pollInterval',
+  'shutdownGrace', 'maintenance', 'handleSignals', 'signal', 'id',
+] as const
+const ENQUEUE_OPTIONS = ['delay', 'runAt', 'priority', 'attempts', 'backoff', 'timeout', 'key', 'keyTtl', 'metadata', 'queue'] as const
+const LIST_OPTIONS = ['state', 'queue', 'task', 'limit', 'cursor'] as const
+const MAX_KEY_LENGTH = 512
+
+/** Creates an Offload instance. Options are validated now: a typo fails here, not at the first job. */
+export function createOffload(config: OffloadConfig = {}): Offload {
+  return new Offload(config)
+}
+
+/**
+ * The object an application holds: define tasks, enqueue jobs, run workers, inspect and steer
+ * jobs. Safe to share across a process; `close()` it on the way out.
+ */
+export class Offload {
+  readonly store: Store
+  private readonly ownsStore: boolean
+  private readonly autoMigrate: boolean
+  private readonly maxPayloadSize: number
+  private readonly logger: Logger
+  private readonly definitions = new Map<string, TaskDefinition<unknown, unknown>>()
+  private readonly maintenanceSettings: Omit<MaintenanceSettings, 'owner'>
+  private readonly watcher: JobWatcher
+  private readonly workers = new Set<Worker>()
+  private readonly ops: JobOperations
+  private maintenance: Maintenance | undefined
+  private readyPromise: Promise<void> | undefined
+  private closing: Promise<void> | undefined
+
+  constructor(config: OffloadConfig) {
+    checkObject(config, 'createOffload() options')
+    checkOptions(config, CONFIG_OPTIONS, 'createOffload()')
+    this.logger = config.logger === false ? silentLogger : (config.logger ?? consoleLogger)
+    this.autoMigrate = config.migrate === undefined ? true : checkBoolean(config.migrate, 'migrate')
+    this.maxPayloadSize =
+      config.maxPayloadSize === undefined ? 1024 * 1024 : checkNumber(config.maxPayloadSize, 'maxPayloadSize', { integer: true, min: 1 })
+    const retention = config.retention === undefined ? {} : checkObject(config.retention, 'retention')
+    checkOptions(retention, RETENTION_OPTIONS, 'retention')
+    const maintenance = config.maintenance === undefined ? {} : checkObject(config.maintenance, 'maintenance')
+    checkOptions(maintenance, MAINTENANCE_OPTIONS, 'maintenance')
+    const duration = (value: unknown, fallback: string, what: string): number => parseDuration(value ?? fallback, what)
+    this.maintenanceSettings = {
+      leaderTtlMs: duration(maintenance.leaderTtl, '10s', 'maintenance.leaderTtl'),
+      promoteIntervalMs: duration(maintenance.promoteInterval, '1s', 'maintenance.promoteInterval'),
+      rescueIntervalMs: duration(maintenance.rescueInterval, '5s', 'maintenance.rescueInterval'),
+      pruneIntervalMs: duration(maintenance.pruneInterval, '1m', 'maintenance.pruneInterval'),
+      retentionMs: {
+        completed: duration(retention.completed, '24h', 'retention.completed'),
+        failed: duration(retention.failed, '7d', 'retention.failed'),
+        cancelled: duration(retention.cancelled, '24h', 'retention.cancelled'),
+      },
+    }
+    const tasks = config.tasks === undefined ? [] : config.tasks
+    if (!Array.isArray(tasks)) throw new OffloadError('INVALID_OPTION', `tasks must be an array of task definitions, got ${describe(tasks)}`, { option: 'tasks' })
+    for (const definition of tasks) this.register(definition)
+
+    const store = config.store ?? process.env.OFFLOAD_STORE ?? DEFAULT_STORE
+    this.ownsStore = typeof store === 'string'
+    this.store = typeof store === 'string' ? openStore(store) : store
+    this.watcher = new JobWatcher(this.store, this.store.capabilities.listen ? 1000 : 250, this.logger)
+    this.ops = {
+      getJob: (id) => this.getJob(id),
+      cancelJob: (id) => this.cancelJob(id),
+      retryJob: (id) => this.retryJob(id),
+      waitForJob: async (id, signal) => {
+        await this.ready()
+        return this.watcher.wait(id, signal)
+      },
+    }
+  }
+
+  /** The defined tasks, by name. */
+  get tasks(): ReadonlyMap<string, TaskDefinition<unknown, unknown>> {
+    return this.definitions
+  }
+
+  /**
+   * Defines a task (or registers one made by `defineTask`) and returns it bound to this instance.
+   * Payload and result types flow from `run` to `enqueue()` and `result()`.
+   */
+  task<P = void, R = void>(name: string, options: TaskOptions<P, R>): Task<P, R>
+  task<P, R>(definition: TaskDefinition<P, R>): Task<P, R>
+  task<P, R>(nameOrDefinition: string | TaskDefinition<P, R>, options?: TaskOptions<P, R>): Task<P, R> {
+    const definition = typeof nameOrDefinition === 'string' ? defineTask(nameOrDefinition, options!) : nameOrDefinition
+    this.register(definition)
+    return {
+      definition,
+      name: definition.name,
+      queue: definition.queue,
+      enqueue: (payload, enqueueOptions) =>
+        this.enqueue(definition.name, payload, enqueueOptions) as Promise<JobHandle<P, R>>,
+      enqueueMany: (jobs) =>
+        this.enqueueMany(jobs.map((job) => ({ task: definition.name, payload: job.payload, options: job.options }))) as Promise<
+          JobHandle<P, R>[]
+        >,
+    }
+  }
+
+  private register(definition: TaskDefinition<any, any>): void {
+    if (!isTaskDefinition(definition)) {
+      throw new OffloadError('INVALID_OPTION', `expected a task definition made by defineTask(), got ${describe(definition)}`, {
+        option: 'task',
+      })
+    }
+    const existing = this.definitions.get(definition.name)
+    if (existing === definition) return
+    if (existing !== undefined) {
+      throw new OffloadError('DUPLICATE_TASK', `task '${definition.name}' is already defined`, { task: definition.name })
+    }
+    this.definitions.set(definition.name, definition)
+  }
+
+  // ─── Enqueue ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Enqueues one job of a task defined on this instance. Resolves once the job is durable. */
+  async enqueue(task: string, payload?: unknown, options?: EnqueueOptions): Promise<JobHandle> {
+    const [handle] = await this.enqueueMany([{ task, payload, options }])
+    return handle!
+  }
+
+  /**
+   * Enqueues jobs of any defined tasks in one transaction: every job is validated first, then all
+   * are written or none. Handles come back in input order.
+   */
+  async enqueueMany(items: readonly EnqueueItem[]): Promise<JobHandle[]> {
+    if (!Array.isArray(items)) {
+      throw new OffloadError('INVALID_OPTION', `enqueueMany() takes an array of { task, payload, options }, got ${describe(items)}`, {
+        option: 'jobs',
+      })
+    }
+    const now = Date.now()
+    const inserts = items.map((item, index) => this.prepare(item, items.length > 1 ? index : undefined, now))
+    this.assertOpen()
+    await this.ready()
+    const results = await this.store.jobInsertMany({ jobs: inserts })
+    return results.map((result) => new JobHandle(this.ops, result.id, result.state, result.existing))
+  }
+
+  /** Validates and serialises one job; throws before anything is written. */
+  private prepare(item: EnqueueItem, index: number | undefined, now: number): JobInsert {
+    const at = index === undefined ? '' : ` (job ${index})`
+    checkObject(item, `enqueueMany() item${at}`)
+    const definition = this.definition(item.task)
+    const options: EnqueueOptions = item.options === undefined ? {} : (checkObject(item.options, `enqueue options${at}`) as EnqueueOptions)
+    checkOptions(options, ENQUEUE_OPTIONS, `enqueue options for '${definition.name}'${at}`)
+    const payload = toJson(item.payload, `the payload of '${definition.name}'${at}`)
+    // A UTF-16 unit is at most 3 UTF-8 bytes: only long payloads need counting.
+    if (payload.length * 3 > this.maxPayloadSize && Buffer.byteLength(payload) > this.maxPayloadSize) {
+      throw new OffloadError(
+        'PAYLOAD_TOO_LARGE',
+        `the payload of '${definition.name}'${at} is ${Buffer.byteLength(payload)} bytes, over the ${this.maxPayloadSize}-byte limit`,
+        { task: definition.name, size: Buffer.byteLength(payload), limit: this.maxPayloadSize },
+      )
+    }
+    const insert: JobInsert = {
+      id: uuidv7(now),
+      task: definition.name,
+      queue: options.queue === undefined ? definition.queue : checkName(options.queue, 'queue'),
+      payload,
+      priority: options.priority === undefined ? definition.priority : checkPriority(options.priority, 'priority'),
+      maxAttempts: options.attempts === undefined ? definition.attempts : checkAttempts(options.attempts, 'attempts'),
+    }
+    if (options.delay !== undefined && options.runAt !== undefined) {
+      throw new OffloadError('INVALID_OPTION', `give delay or runAt, not both${at}`, { option: 'delay' })
+    }
+    if (options.delay !== undefined) insert.delayMs = parseDuration(options.delay, 'delay')
+    if (options.runAt !== undefined) {
+      if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime())) {
+        throw new OffloadError('INVALID_OPTION', `runAt must be a valid Date, got ${describe(options.runAt)}`, { option: 'runAt' })
+      }
+      insert.runAt = options.runAt.getTime()
+    }
+    if (options.backoff !== undefined) {
+      if (typeof options.backoff === 'function') {
+        throw new OffloadError('INVALID_OPTION', 'a backoff function can only be set on the task: per-job options are stored and must be JSON', {
+          option: 'backoff',
+        })
+      }
+      insert.backoff = resolveBackoff(options.backoff, 'backoff')
+    }
+    const timeoutMs = options.timeout === undefined ? definition.timeoutMs : checkTimeout(options.timeout, 'timeout')
+    if (timeoutMs !== undefined) insert.timeoutMs = timeoutMs
+    if (options.key !== undefined) {
+      insert.key = checkString(options.key, 'key', MAX_KEY_LENGTH)
+      const keyTtlMs = options.keyTtl === undefined ? definition.keyTtlMs : parseDuration(options.keyTtl, 'keyTtl')
+      if (keyTtlMs > 0) insert.keyTtlMs = keyTtlMs
+    } else if (options.keyTtl !== undefined) {
+      throw new OffloadError('INVALID_OPTION', 'keyTtl needs a key', { option: 'keyTtl' })
+    }
+    if (options.metadata !== undefined) {
+      insert.metadata = toJson(checkObject(options.metadata, 'metadata'), 'metadata')
+    }
+    return insert
+  }
+
+  private definition(task: unknown): TaskDefinition<unknown, unknown> {
+    if (typeof task !== 'string') {
+      throw new OffloadError('UNKNOWN_TASK', `a task name must be a string, got ${describe(task)}`, { task: null })
+    }
+    const definition = this.definitions.get(task)
+    if (definition !== undefined) return definition
+    const known = [...this.definitions.keys()]
+    const suggestion = closest(task, known)
+    throw new OffloadError(
+      'UNKNOWN_TASK',
+      `unknown task '${task}'` +
+        (suggestion !== undefined ? `, did you mean '${suggestion}'?` : known.length === 0 ? ': no tasks are defined' : `; defined: ${known.join(', ')}`),
+      { task, suggestion: suggestion ?? null },
+    )
+  }
+
+  // ─── Inspect and steer ────────────────────────────────────────────────────────────────────────
+
+  async getJob(id: string): Promise<JobInfo | undefined> {
+    checkString(id, 'job id', 64)
+    await this.ready()
+    return this.store.jobGet({ id })
+  }
+
+  /** Cancels an unfinished job; a running one is aborted through its signal. */
+  async cancelJob(id: string): Promise<JobInfo> {
+    checkString(id, 'job id', 64)
+    await this.ready()
+    return this.store.jobCancel({ id })
+  }
+
+  /** Puts a failed or cancelled job back in its queue with a fresh set of attempts. */
+  async retryJob(id: string): Promise<JobInfo> {
+    checkString(id, 'job id', 64)
+    await this.ready()
+    return this.store.jobRetry({ id })
+  }
+
+  /** Waits for any job by id; see `JobHandle.result()`. */
+  result<R = unknown>(id: string, options?: ResultOptions): Promise<R> {
+    return new JobHandle<unknown, R>(this.ops, id, 'queued').result(options)
+  }
+
+  /** Newest first, with keyset pagination: pass `nextCursor` back as `cursor`. */
+  async listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
+    checkObject(options, 'listJobs() options')
+    checkOptions(options, LIST_OPTIONS, 'listJobs()')
+    const states = options.state === undefined ? undefined : typeof options.state === 'string' ? [options.state] : options.state
+    for (const state of states ?? []) {
+      if (!JOB_STATES.includes(state)) {
+        const suggestion = closest(String(state), JOB_STATES)
+        throw new OffloadError('INVALID_OPTION', `unknown job state ${describe(state)}` + (suggestion ? `, did you mean '${suggestion}'?` : ''), {
+          option: 'state',
+          suggestion: suggestion ?? null,
+        })
+      }
+    }
+    const limit = options.limit === undefined ? 50 : checkNumber(options.limit, 'limit', { integer: true, min: 1, max: 1000 })
+    if (options.queue !== undefined) checkName(options.queue, 'queue')
+    if (options.task !== undefined) checkName(options.task, 'task')
+    if (options.cursor !== undefined) checkString(options.cursor, 'cursor', 64)
+    await this.ready()
+    const jobs = await this.store.jobList({ states, queue: options.queue, task: options.task, before: options.cursor, limit })
+    return jobs.length === limit ? { jobs, nextCursor: jobs[jobs.length - 1]!.id } : { jobs }
+  }
+
+  /** A job's event log, oldest first: its timeline. */
+  async jobEvents(id: string): Promise<JobEvent[]> {
+    checkString(id, 'job id', 64)
+    await this.ready()
+    return this.store.eventList({ jobId: id, limit: 10_000 })
+  }
+
+  /** Jobs per queue and state. */
+  async countJobs(): Promise<JobCount[]> {
+    await this.ready()
+    return this.store.jobCounts()
+  }
+
+  // ─── Work ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** Starts a worker on this process; resolves once it is claiming. */
+  async work(options: WorkOptions = {}): Promise<Worker> {
+    checkObject(options, 'work() options')
+    checkOptions(options, WORK_OPTIONS, 'work()')
+    const concurrency = options.concurrency === undefined ? 10 : checkNumber(options.concurrency, 'concurrency', { integer: true, min: 1, max: 10_000 })
+    const leaseMs = parseDuration(options.leaseDuration ?? '15s', 'leaseDuration')
+    if (leaseMs < 1000) throw new OffloadError('INVALID_OPTION', 'leaseDuration must be at least 1s', { option: 'leaseDuration' })
+    const heartbeatMs = options.heartbeatInterval === undefined ? Math.floor(leaseMs / 3) : parseDuration(options.heartbeatInterval, 'heartbeatInterval')
+    if (heartbeatMs <= 0 || heartbeatMs >= leaseMs) {
+      throw new OffloadError('INVALID_OPTION', 'heartbeatInterval must be above 0 and shorter than leaseDuration', { option: 'heartbeatInterval' })
+    }
+    let queues: readonly string[]
+    if (options.queues === undefined) {
+      queues = [...new Set([...this.definitions.values()].map((definition) => definition.queue))]
+      if (queues.length === 0) {
+        throw new OffloadError('INVALID_OPTION', 'work() needs tasks to run: define them with offload.task() first, or pass queues', {
+          option: 'queues',
+        })
+      }
+    } else {
+      if (!Array.isArray(options.queues) || options.queues.length === 0) {
+        throw new OffloadError('INVALID_OPTION', `queues must be a non-empty array of queue names, got ${describe(options.queues)}`, {
+          option: 'queues',
+        })
+      }
+      queues = [...new Set(options.queues.map((queue) => checkName(queue, 'queue')))]
+    }
+    const settings = {
+      id: options.id === undefined ? defaultWorkerId() : checkString(options.id, 'id', 200),
+      queues,
+      concurrency,
+      batchSize: options.batchSize === undefined ? concurrency : checkNumber(options.batchSize, 'batchSize', { integer: true, min: 1, max: 10_000 }),
+      leaseMs,
+      heartbeatMs,
+      pollMs: parseDuration(options.pollInterval ?? '1s', 'pollInterval'),
+      shutdownGraceMs: parseDuration(options.shutdownGrace ?? '10s', 'shutdownGrace'),
+    }
+    if (settings.pollMs < 10) throw new OffloadError('INVALID_OPTION', 'pollInterval must be at least 10ms', { option: 'pollInterval' })
+    const runMaintenance = options.maintenance === undefined ? true : checkBoolean(options.maintenance, 'maintenance')
+    const handleSignals = options.handleSignals === undefined ? true : checkBoolean(options.handleSignals, 'handleSignals')
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new OffloadError('INVALID_OPTION', `signal must be an AbortSignal, got ${describe(options.signal)}`, { option: 'signal' })
+    }
+
+    this.assertOpen()
+    await this.ready()
+    this.assertOpen()
+    const worker = new Worker(this.store, this.definitions, settings, this.logger)
+    this.workers.add(worker)
+    void worker.done.then(() => this.workers.delete(worker))
+    if (runMaintenance) {
+      this.maintenance ??= new Maintenance(this.store, { ...this.maintenanceSettings, owner: worker.id }, this.logger)
+      this.maintenance.start()
+    }
+    if (options.signal !== undefined) {
+      const signal = options.signal
+      const onAbort = (): void => void worker.stop()
+      if (signal.aborted) onAbort()
+      else {
+        signal.addEventListener('abort', onAbort, { once: true })
+        void worker.done.then(() => signal.removeEventListener('abort', onAbort))
+      }
+    }
+    if (handleSignals) this.handleSignals(worker)
+    return worker
+  }
+
+  private handleSignals(worker: Worker): void {
+    let signals = 0
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++
+      if (signals === 1) {
+        this.logger.info(`${signal}: stopping worker ${worker.id} gracefully (send it again to stop now)`)
+        void this.close()
+      } else void this.close({ grace: 0 })
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    void worker.done.then(() => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    })
+  }
+
+  // ─── Lifecycle ────────────────────────────────────────────────────────────────────────────────
+
+  /** Applies pending migrations now (otherwise they run on first use). */
+  async migrate(): Promise<{ applied: number[]; version: number }> {
+    this.assertOpen()
+    const result = await this.store.migrate()
+    this.readyPromise ??= Promise.resolve()
+    return result
+  }
+
+  private ready(): Promise<void> {
+    this.readyPromise ??= this.autoMigrate ? this.store.migrate().then(() => undefined) : Promise.resolve()
+    return this.readyPromise.catch((error: unknown) => {
+      // Let a later call try again (the database may come back); this caller sees the error.
+      this.readyPromise = undefined
+      throw error
+    })
+  }
+
+  /**
+   * Stops workers gracefully (each within its shutdown grace, or `grace`), stops maintenance,
+   * rejects pending `result()` waits and closes the store if this instance opened it.
+   */
+  close(options: { grace?: Duration } = {}): Promise<void> {
+    const graceMs = options.grace === undefined ? undefined : parseDuration(options.grace, 'grace')
+    if (graceMs !== undefined) for (const worker of this.workers) void worker.stop({ graceMs })
+    this.closing ??= (async () => {
+      await Promise.all([...this.workers].map((worker) => worker.stop(graceMs === undefined ? {} : { graceMs })))
+      await this.maintenance?.stop()
+      this.watcher.close()
+      if (this.ownsStore) await this.store.close()
+    })()
+    return this.closing
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw new OffloadError('CLOSED', 'this Offload instance is closed')
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Versioned schema for the SQLite store. A migration is applied once, in order, inside the same
+ * IMMEDIATE transaction that records it, so processes that start together cannot apply one twice:
+ * the second waits for the write lock and then finds the version recorded.
+ *
+ * Never edit a migration that has shipped; add the next one.
+ */
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+const STATES = `'scheduled', 'queued', 'running', 'retrying', 'completed', 'failed', 'cancelled'`
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'jobs, events, keys, leaders',
+    sql: `
+      CREATE TABLE offload_jobs (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        task TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN (${STATES})),
+        priority INTEGER NOT NULL,
+        run_at INTEGER NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        lease INTEGER NOT NULL DEFAULT 0,
+        worker_id TEXT,
+        lease_expires_at INTEGER,
+        timeout_ms INTEGER,
+        backoff TEXT,
+        key TEXT,
+        key_ttl_ms INTEGER,
+        payload TEXT NOT NULL,
+        metadata TEXT,
+        result TEXT,
+        progress TEXT,
+        errors TEXT,
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER
+      ) STRICT;
+
+      -- The claim path reads only this partial index: finished history never slows a claim.
+      CREATE INDEX offload_jobs_ready ON offload_jobs (queue, priority DESC, run_at, seq)
+        WHERE state = 'queued';
+      CREATE INDEX offload_jobs_due ON offload_jobs (run_at)
+        WHERE state IN ('scheduled', 'retrying');
+      CREATE INDEX offload_jobs_leases ON offload_jobs (lease_expires_at)
+        WHERE state = 'running';
+      -- Listing finished jobs by state, newest first, and pruning them oldest first.
+      CREATE INDEX offload_jobs_finished ON offload_jobs (state, id)
+        WHERE state IN ('completed', 'failed', 'cancelled');
+
+      -- AUTOINCREMENT: seq is a cursor that followers of the log keep, so a seq is never reused,
+      -- even after pruning deletes the newest rows.
+      CREATE TABLE offload_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        data TEXT
+      ) STRICT;
+      CREATE INDEX offload_events_job ON offload_events (job_seq, seq);
+
+      -- One row per held idempotency key. expires_at is NULL while the job is unfinished.
+      CREATE TABLE offload_keys (
+        task TEXT NOT NULL,
+        key TEXT NOT NULL,
+        job_seq INTEGER NOT NULL,
+        expires_at INTEGER,
+        PRIMARY KEY (task, key)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX offload_keys_expiry ON offload_keys (expires_at) WHERE expires_at IS NOT NULL;
+
+      CREATE TABLE offload_leaders (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+]
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

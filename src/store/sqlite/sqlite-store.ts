@@ -1,0 +1,772 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import Database, { type Database as Db, type Statement } from 'better-sqlite3'
+import type { ResolvedBackoff } from '../../backoff.js'
+import { OffloadError } from '../../errors.js'
+import type { AttemptError, JobEvent, JobEventType, JobInfo, JobState, Json } from '../../job.js'
+import type {
+  ClaimedJob,
+  EventListParams,
+  JobClaimParams,
+  JobCount,
+  JobFinish,
+  JobFinishManyParams,
+  JobHeartbeatParams,
+  JobInsertManyParams,
+  JobInsertResult,
+  JobListParams,
+  JobNoteManyParams,
+  JobPromoteParams,
+  JobPruneParams,
+  JobRescueParams,
+  LeaderElectParams,
+  LostLease,
+  Store,
+  StoreCapabilities,
+  StoreNote,
+} from '../store.js'
+import { ChangeWatcher } from './change-watcher.js'
+import { GroupCommit, isBusy, sqliteError } from './group-commit.js'
+import { LATEST_VERSION, MIGRATIONS } from './migrations.js'
+
+export interface SqliteStoreOptions {
+  /** The database file, created with its folder if missing; `':memory:'` for a private in-memory store. */
+  path: string
+  /** Every time decision (run times, leases, retention) reads this clock. @defaultValue `Date.now` */
+  clock?: () => number
+  /**
+   * How long a write may wait for other processes holding the database's write lock before it
+   * fails with `STORE_BUSY`. @defaultValue 30000
+   */
+  busyTimeoutMs?: number
+  /** How often to look for other processes' commits while someone listens. @defaultValue 2 */
+  changePollMs?: number
+}
+
+interface JobRow {
+  seq: number
+  id: string
+  task: string
+  queue: string
+  state: JobState
+  priority: number
+  run_at: number
+  attempt: number
+  max_attempts: number
+  lease: number
+  worker_id: string | null
+  lease_expires_at: number | null
+  timeout_ms: number | null
+  backoff: string | null
+  key: string | null
+  key_ttl_ms: number | null
+  payload: string
+  metadata: string | null
+  result: string | null
+  progress: string | null
+  errors: string | null
+  created_at: number
+  started_at: number | null
+  finished_at: number | null
+}
+
+/** The columns a finished job's key release and event need. */
+interface FinishedRow {
+  seq: number
+  id: string
+  task: string
+  queue: string
+  attempt: number
+  key: string | null
+  key_ttl_ms: number | null
+}
+
+const FINISHED_COLUMNS = 'seq, id, task, queue, attempt, key, key_ttl_ms'
+const UNFINISHED_SQL = `('scheduled', 'queued', 'running', 'retrying')`
+
+/**
+ * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
+ * before any promise resolves. Writes from the whole process go through one `GroupCommit`; reads
+ * run directly (WAL readers never wait for writers). Several processes may share the file: the
+ * write lock serialises their transactions, and `ChangeWatcher` wakes each on the others' commits.
+ */
+export class SqliteStore implements Store {
+  readonly capabilities: StoreCapabilities = { listen: true, transactionalEnqueue: false }
+  readonly description: string
+  private readonly db: Db
+  private readonly clock: () => number
+  private readonly busyTimeoutMs: number
+  private readonly writes: GroupCommit
+  private readonly watcher: ChangeWatcher
+  private readonly listeners = new Set<(note: StoreNote) => void>()
+  private readonly statements = new Map<string, Statement>()
+  private closed = false
+
+  constructor(options: SqliteStoreOptions) {
+    const path = options.path === ':memory:' ? ':memory:' : resolve(options.path)
+    this.description = `sqlite:${options.path}`
+    this.clock = options.clock ?? Date.now
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 30_000
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+      this.db = new Database(path)
+      // A short in-library wait absorbs the common case (another process's commit takes well
+      // under a millisecond) without blocking our event loop for long; GroupCommit retries
+      // longer waits on a timer.
+      this.db.pragma('busy_timeout = 20')
+      if (path !== ':memory:') this.db.pragma('journal_mode = WAL')
+      // FULL: the WAL is fsynced at every commit, so an acknowledged write survives power loss,
+      // not only a process crash. NORMAL would be faster and lose the last commits on power loss.
+      this.db.pragma('synchronous = FULL')
+      this.db.pragma('journal_size_limit = 67108864')
+    } catch (error) {
+      throw sqliteError(error, options.path)
+    }
+    this.writes = new GroupCommit(this.db, this.busyTimeoutMs, (notes) => this.emit(notes))
+    this.watcher = new ChangeWatcher(this.db, options.changePollMs ?? 2, () => this.emit([{ kind: 'changed' }]))
+  }
+
+  async now(): Promise<number> {
+    return this.clock()
+  }
+
+  async migrate(): Promise<{ applied: number[]; version: number }> {
+    this.assertOpen()
+    return this.retryBusy(() =>
+      this.db
+        .transaction(() => {
+          this.db.exec(`CREATE TABLE IF NOT EXISTS offload_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`)
+          const current = (this.db.prepare('SELECT max(version) FROM offload_migrations').pluck().get() as number | null) ?? 0
+          if (current > LATEST_VERSION) {
+            throw new OffloadError(
+              'SCHEMA_TOO_NEW',
+              `${this.description} is at schema version ${current}, newer than this Offload knows (${LATEST_VERSION}); upgrade Offload`,
+              { version: current, supported: LATEST_VERSION },
+            )
+          }
+          const applied: number[] = []
+          for (const migration of MIGRATIONS) {
+            if (migration.version <= current) continue
+            this.db.exec(migration.sql)
+            this.db
+              .prepare('INSERT INTO offload_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+              .run(migration.version, migration.name, this.clock())
+            applied.push(migration.version)
+          }
+          return { applied, version: Math.max(current, ...applied) }
+        })
+        .immediate(),
+    )
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.watcher.stop()
+    this.writes.close()
+    this.listeners.clear()
+    this.closed = true
+    this.db.close()
+  }
+
+  listen(listener: (note: StoreNote) => void): () => void {
+    this.listeners.add(listener)
+    if (!this.closed) this.watcher.start()
+    return () => {
+      this.listeners.delete(listener)
+      if (this.listeners.size === 0) this.watcher.stop()
+    }
+  }
+
+  // ─── Enqueue ──────────────────────────────────────────────────────────────────────────────────
+
+  jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
+    return this.write((notes) => {
+      const at = params.now ?? this.clock()
+      const insert = this.sql(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, max_attempts,
+        timeout_ms, backoff, key, key_ttl_ms, payload, metadata, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      const keyHolder = this.sql(`SELECT k.job_seq, k.expires_at, j.id, j.state FROM offload_keys k
+        LEFT JOIN offload_jobs j ON j.seq = k.job_seq WHERE k.task = ? AND k.key = ?`)
+      const keyTake = this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, NULL)')
+      const results: JobInsertResult[] = []
+      const readyQueues = new Set<string>()
+      let earliestDue = Infinity
+      for (const job of params.jobs) {
+        if (job.key !== undefined) {
+          const held = keyHolder.get(job.task, job.key) as
+            | { job_seq: number; expires_at: number | null; id: string | null; state: JobState | null }
+            | undefined
+          if (held?.id != null && (held.expires_at === null || held.expires_at > at)) {
+            results.push({ id: held.id, state: held.state!, existing: true })
+            continue
+          }
+        }
+        const runAt = job.runAt ?? at + (job.delayMs ?? 0)
+        const state: JobState = runAt > at ? 'scheduled' : 'queued'
+        const seq = Number(
+          insert.run(
+            job.id,
+            job.task,
+            job.queue,
+            state,
+            job.priority,
+            runAt,
+            job.maxAttempts,
+            job.timeoutMs ?? null,
+            job.backoff === undefined ? null : JSON.stringify(job.backoff),
+            job.key ?? null,
+            job.keyTtlMs ?? null,
+            job.payload,
+            job.metadata ?? null,
+            at,
+          ).lastInsertRowid,
+        )
+        if (job.key !== undefined) keyTake.run(job.task, job.key, seq)
+        this.event(seq, at, 'enqueued', state, 0)
+        if (state === 'queued') readyQueues.add(job.queue)
+        else earliestDue = Math.min(earliestDue, runAt)
+        results.push({ id: job.id, state, existing: false })
+      }
+      for (const queue of readyQueues) notes.push({ kind: 'ready', queue })
+      if (earliestDue !== Infinity) notes.push({ kind: 'due', runAt: earliestDue })
+      return results
+    })
+  }
+
+  // ─── Reads ────────────────────────────────────────────────────────────────────────────────────
+
+  jobGet(params: { id: string }): Promise<JobInfo | undefined> {
+    return this.read(() => {
+      const row = this.sql('SELECT * FROM offload_jobs WHERE id = ?').get(params.id) as JobRow | undefined
+      return row === undefined ? undefined : toJobInfo(row)
+    })
+  }
+
+  jobList(params: JobListParams): Promise<JobInfo[]> {
+    return this.read(() => {
+      const where: string[] = []
+      const args: unknown[] = []
+      if (params.states !== undefined && params.states.length > 0) {
+        where.push(`state IN (${params.states.map(() => '?').join(', ')})`)
+        args.push(...params.states)
+      }
+      if (params.queue !== undefined) {
+        where.push('queue = ?')
+        args.push(params.queue)
+      }
+      if (params.task !== undefined) {
+        where.push('task = ?')
+        args.push(params.task)
+      }
+      if (params.before !== undefined) {
+        where.push('id < ?')
+        args.push(params.before)
+      }
+      const sql = `SELECT * FROM offload_jobs ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''}
+        ORDER BY id DESC LIMIT ?`
+      return (this.sql(sql).all(...args, params.limit) as JobRow[]).map(toJobInfo)
+    })
+  }
+
+  jobCounts(): Promise<JobCount[]> {
+    return this.read(
+      () =>
+        this.sql(`SELECT queue, state, count(*) AS count FROM offload_jobs GROUP BY queue, state ORDER BY queue, state`).all() as JobCount[],
+    )
+  }
+
+  eventList(params: EventListParams): Promise<JobEvent[]> {
+    return this.read(() => {
+      const columns = `e.seq, j.id, j.task, j.queue, e.at, e.type, e.state, e.attempt, e.data`
+      const rows =
+        params.jobId === undefined
+          ? this.sql(`SELECT ${columns} FROM offload_events e JOIN offload_jobs j ON j.seq = e.job_seq
+              WHERE e.seq > ? ORDER BY e.seq LIMIT ?`).all(params.after ?? 0, params.limit)
+          : this.sql(`SELECT ${columns} FROM offload_jobs j JOIN offload_events e ON e.job_seq = j.seq
+              WHERE j.id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`).all(params.jobId, params.after ?? 0, params.limit)
+      return (rows as EventRow[]).map(toJobEvent)
+    })
+  }
+
+  // ─── Claim, heartbeat, finish ─────────────────────────────────────────────────────────────────
+
+  async jobClaim(params: JobClaimParams): Promise<ClaimedJob[]> {
+    if (params.queues.length === 0 || params.limit <= 0) return []
+    // Look before taking the write lock: idle workers in several processes wake on every commit,
+    // and a read costs them nothing while a write would queue them behind the real writers.
+    const marks = params.queues.map(() => '?').join(', ')
+    const any = await this.read(() =>
+      this.sql(`SELECT 1 FROM offload_jobs WHERE state = 'queued' AND queue IN (${marks}) LIMIT 1`).get(...params.queues),
+    )
+    if (any === undefined) return []
+    return this.write(() => {
+      const at = params.now ?? this.clock()
+      const rows = this.claimStatement(params.queues.length).all(
+        params.workerId,
+        at + params.leaseMs,
+        at,
+        ...params.queues.flatMap((queue) => [queue, params.limit]),
+        params.limit,
+      ) as (JobRow & { seq: number })[]
+      rows.sort(claimOrder)
+      const claimed: ClaimedJob[] = new Array(rows.length)
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!
+        this.event(row.seq, at, 'started', 'running', row.attempt, { workerId: params.workerId })
+        claimed[i] = {
+          id: row.id,
+          task: row.task,
+          queue: row.queue,
+          payload: JSON.parse(row.payload),
+          metadata: row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, Json>),
+          priority: row.priority,
+          attempt: row.attempt,
+          maxAttempts: row.max_attempts,
+          lease: row.lease,
+          timeoutMs: row.timeout_ms ?? undefined,
+          backoff: row.backoff === null ? undefined : (JSON.parse(row.backoff) as ResolvedBackoff),
+          key: row.key ?? undefined,
+          createdAt: new Date(row.created_at),
+          runAt: new Date(row.run_at),
+        }
+      }
+      return claimed
+    })
+  }
+
+  /**
+   * One claim statement per number of queues. Each queue's best candidates come from its own
+   * range of the partial ready index (already in priority order), so the final sort handles at
+   * most `limit × queues` rows however many jobs wait.
+   */
+  private claimStatement(queueCount: number): Statement {
+    const perQueue = `SELECT * FROM (SELECT seq, priority, run_at FROM offload_jobs
+      WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, run_at, seq LIMIT ?)`
+    const candidates = Array.from({ length: queueCount }, () => perQueue).join(' UNION ALL ')
+    return this.sql(`UPDATE offload_jobs
+      SET state = 'running', attempt = attempt + 1, lease = lease + 1, worker_id = ?, lease_expires_at = ?, started_at = ?
+      WHERE seq IN (SELECT seq FROM (${candidates}) ORDER BY priority DESC, run_at, seq LIMIT ?)
+      RETURNING seq, id, task, queue, payload, metadata, priority, run_at, attempt, max_attempts, lease, timeout_ms,
+        backoff, key, created_at`)
+  }
+
+  jobHeartbeat(params: JobHeartbeatParams): Promise<LostLease[]> {
+    if (params.leases.length === 0) return Promise.resolve([])
+    return this.write(() => {
+      const at = params.now ?? this.clock()
+      const extend = this.sql(`UPDATE offload_jobs SET lease_expires_at = ?
+        WHERE id = ? AND lease = ? AND state = 'running'`)
+      const stateOf = this.sql('SELECT state FROM offload_jobs WHERE id = ?').pluck()
+      const lost: LostLease[] = []
+      for (const { id, lease } of params.leases) {
+        if (extend.run(at + params.leaseMs, id, lease).changes === 0) {
+          lost.push({ id, state: (stateOf.get(id) as JobState | undefined) ?? 'missing' })
+        }
+      }
+      return lost
+    })
+  }
+
+  jobFinishMany(params: JobFinishManyParams): Promise<boolean[]> {
+    if (params.finishes.length === 0) return Promise.resolve([])
+    return this.write((notes) => {
+      const at = params.now ?? this.clock()
+      const applied: boolean[] = new Array(params.finishes.length)
+      const finishedIds: string[] = []
+      const readyQueues = new Set<string>()
+      let earliestDue = Infinity
+      for (let i = 0; i < params.finishes.length; i++) {
+        const finish = params.finishes[i]!
+        const row = this.finishOne(finish, at)
+        applied[i] = row !== undefined
+        if (row === undefined) continue
+        switch (finish.outcome) {
+          case 'completed':
+          case 'failed':
+            finishedIds.push(row.id)
+            break
+          case 'released':
+            readyQueues.add(row.queue)
+            break
+          case 'retry':
+          case 'snoozed':
+            earliestDue = Math.min(earliestDue, at + finish.delayMs)
+        }
+      }
+      if (finishedIds.length > 0) notes.push({ kind: 'finished', ids: finishedIds })
+      for (const queue of readyQueues) notes.push({ kind: 'ready', queue })
+      if (earliestDue !== Infinity) notes.push({ kind: 'due', runAt: earliestDue })
+      return applied
+    })
+  }
+
+  private finishOne(finish: JobFinish, at: number): FinishedRow | undefined {
+    const fence = `WHERE id = ? AND lease = ? AND state = 'running' RETURNING ${FINISHED_COLUMNS}`
+    switch (finish.outcome) {
+      case 'completed': {
+        const row = this.sql(`UPDATE offload_jobs SET state = 'completed', result = ?, finished_at = ?,
+          worker_id = NULL, lease_expires_at = NULL ${fence}`).get(finish.result, at, finish.id, finish.lease) as FinishedRow | undefined
+        if (row !== undefined) {
+          this.event(row.seq, at, 'completed', 'completed', row.attempt)
+          this.releaseKey(row, at)
+        }
+        return row
+      }
+      case 'retry': {
+        const runAt = at + finish.delayMs
+        const row = this.sql(`UPDATE offload_jobs SET state = 'retrying', run_at = ?,
+          errors = json_insert(coalesce(errors, '[]'), '$[#]', json_object('attempt', attempt, 'at', ?, 'name', ?, 'message', ?, 'stack', ?)),
+          worker_id = NULL, lease_expires_at = NULL ${fence}`).get(
+          runAt, at, finish.error.name, finish.error.message, finish.error.stack ?? null, finish.id, finish.lease,
+        ) as FinishedRow | undefined
+        if (row !== undefined) {
+          this.event(row.seq, at, 'retrying', 'retrying', row.attempt, { error: errorData(finish.error), runAt: new Date(runAt).toISOString() })
+        }
+        return row
+      }
+      case 'failed': {
+        const row = this.sql(`UPDATE offload_jobs SET state = 'failed', finished_at = ?,
+          errors = json_insert(coalesce(errors, '[]'), '$[#]', json_object('attempt', attempt, 'at', ?, 'name', ?, 'message', ?, 'stack', ?)),
+          worker_id = NULL, lease_expires_at = NULL ${fence}`).get(
+          at, at, finish.error.name, finish.error.message, finish.error.stack ?? null, finish.id, finish.lease,
+        ) as FinishedRow | undefined
+        if (row !== undefined) {
+          this.event(row.seq, at, 'failed', 'failed', row.attempt, { error: errorData(finish.error) })
+          this.releaseKey(row, at)
+        }
+        return row
+      }
+      case 'snoozed': {
+        const runAt = at + finish.delayMs
+        const row = this.sql(`UPDATE offload_jobs SET state = 'scheduled', run_at = ?, attempt = attempt - 1,
+          worker_id = NULL, lease_expires_at = NULL ${fence}`).get(runAt, finish.id, finish.lease) as FinishedRow | undefined
+        if (row !== undefined) this.event(row.seq, at, 'snoozed', 'scheduled', row.attempt, { runAt: new Date(runAt).toISOString() })
+        return row
+      }
+      case 'released': {
+        const row = this.sql(`UPDATE offload_jobs SET state = 'queued', attempt = attempt - 1,
+          worker_id = NULL, lease_expires_at = NULL ${fence}`).get(finish.id, finish.lease) as FinishedRow | undefined
+        if (row !== undefined) this.event(row.seq, at, 'released', 'queued', row.attempt)
+        return row
+      }
+    }
+  }
+
+  jobNoteMany(params: JobNoteManyParams): Promise<void> {
+    if (params.notes.length === 0) return Promise.resolve()
+    return this.write(() => {
+      const at = params.now ?? this.clock()
+      const held = this.sql(`SELECT seq, attempt FROM offload_jobs WHERE id = ? AND lease = ? AND state = 'running'`)
+      const setProgress = this.sql('UPDATE offload_jobs SET progress = ? WHERE seq = ?')
+      for (const note of params.notes) {
+        const row = held.get(note.id, note.lease) as { seq: number; attempt: number } | undefined
+        if (row === undefined) continue
+        if (note.progress !== undefined) {
+          setProgress.run(note.progress, row.seq)
+          this.event(row.seq, at, 'progress', 'running', row.attempt, { progress: JSON.parse(note.progress) as Json })
+        }
+        if (note.log !== undefined) this.event(row.seq, at, 'log', 'running', row.attempt, { message: note.log })
+      }
+    })
+  }
+
+  // ─── Admin ────────────────────────────────────────────────────────────────────────────────────
+
+  jobCancel(params: { id: string; now?: number }): Promise<JobInfo> {
+    return this.write((notes) => {
+      const at = params.now ?? this.clock()
+      const row = this.sql(`UPDATE offload_jobs SET state = 'cancelled', finished_at = ?, worker_id = NULL, lease_expires_at = NULL
+        WHERE id = ? AND state IN ${UNFINISHED_SQL} RETURNING *`).get(at, params.id) as JobRow | undefined
+      if (row === undefined) throw this.notApplicable(params.id, 'cancel')
+      this.event(row.seq, at, 'cancelled', 'cancelled', row.attempt)
+      this.releaseKey(row, at)
+      notes.push({ kind: 'finished', ids: [row.id] }, { kind: 'cancelled', ids: [row.id] })
+      return toJobInfo(row)
+    })
+  }
+
+  jobRetry(params: { id: string; now?: number }): Promise<JobInfo> {
+    return this.write((notes) => {
+      const at = params.now ?? this.clock()
+      const current = this.sql(`SELECT seq, task, key, state FROM offload_jobs WHERE id = ?`).get(params.id) as
+        | { seq: number; task: string; key: string | null; state: JobState }
+        | undefined
+      if (current === undefined || (current.state !== 'failed' && current.state !== 'cancelled')) {
+        throw this.notApplicable(params.id, 'retry', current?.state)
+      }
+      if (current.key !== null) {
+        const holder = this.sql(`SELECT k.job_seq, j.id FROM offload_keys k JOIN offload_jobs j ON j.seq = k.job_seq
+          WHERE k.task = ? AND k.key = ? AND k.expires_at IS NULL`).get(current.task, current.key) as
+          | { job_seq: number; id: string }
+          | undefined
+        if (holder !== undefined && holder.job_seq !== current.seq) {
+          throw new OffloadError(
+            'INVALID_STATE',
+            `job ${params.id} cannot be retried: its key '${current.key}' is held by unfinished job ${holder.id}`,
+            { id: params.id, key: current.key, heldBy: holder.id },
+          )
+        }
+        this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, NULL)').run(
+          current.task,
+          current.key,
+          current.seq,
+        )
+      }
+      const row = this.sql(`UPDATE offload_jobs SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL,
+        result = NULL, worker_id = NULL, lease_expires_at = NULL WHERE seq = ? RETURNING *`).get(at, current.seq) as JobRow
+      this.event(row.seq, at, 'retried', 'queued', 0)
+      notes.push({ kind: 'ready', queue: row.queue })
+      return toJobInfo(row)
+    })
+  }
+
+  private notApplicable(id: string, action: 'cancel' | 'retry', known?: JobState): OffloadError {
+    const state = known ?? (this.sql('SELECT state FROM offload_jobs WHERE id = ?').pluck().get(id) as JobState | undefined)
+    if (state === undefined) return new OffloadError('JOB_NOT_FOUND', `no job with id ${id}`, { id })
+    const rule = action === 'cancel' ? 'only unfinished jobs can be cancelled' : 'only failed or cancelled jobs can be retried'
+    return new OffloadError('INVALID_STATE', `job ${id} is ${state}: ${rule}`, { id, state })
+  }
+
+  // ─── Maintenance ──────────────────────────────────────────────────────────────────────────────
+
+  jobPromote(params: JobPromoteParams): Promise<number> {
+    return this.write((notes) => {
+      const at = params.now ?? this.clock()
+      const rows = this.sql(`UPDATE offload_jobs SET state = 'queued'
+        WHERE seq IN (SELECT seq FROM offload_jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ?
+          ORDER BY run_at LIMIT ?)
+        RETURNING seq, queue, attempt`).all(at, params.limit) as { seq: number; queue: string; attempt: number }[]
+      const queues = new Set<string>()
+      for (const row of rows) {
+        this.event(row.seq, at, 'promoted', 'queued', row.attempt)
+        queues.add(row.queue)
+      }
+      for (const queue of queues) notes.push({ kind: 'ready', queue })
+      return rows.length
+    })
+  }
+
+  jobNextDue(): Promise<number | undefined> {
+    return this.read(
+      () =>
+        (this.sql(`SELECT min(run_at) FROM offload_jobs WHERE state IN ('scheduled', 'retrying')`).pluck().get() as number | null) ??
+        undefined,
+    )
+  }
+
+  jobRescue(params: JobRescueParams): Promise<number> {
+    return this.write((notes) => {
+      const at = params.now ?? this.clock()
+      const rows = this.sql(`UPDATE offload_jobs SET
+          state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
+          finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE @at END,
+          errors = json_insert(coalesce(errors, '[]'), '$[#]', json_object('attempt', attempt, 'at', @at,
+            'name', 'LeaseExpired', 'message', 'worker ' || coalesce(worker_id, '?') || ' stopped renewing its lease (it died or stalled)')),
+          worker_id = NULL, lease_expires_at = NULL
+        WHERE seq IN (SELECT seq FROM offload_jobs WHERE state = 'running' AND lease_expires_at <= @at
+          ORDER BY lease_expires_at LIMIT @limit)
+        RETURNING ${FINISHED_COLUMNS}, state, json_extract(errors, '$[#-1].message') AS message`).all({ at, limit: params.limit }) as (FinishedRow & {
+        state: JobState
+        message: string
+      })[]
+      const failed: string[] = []
+      const queues = new Set<string>()
+      for (const row of rows) {
+        this.event(row.seq, at, 'rescued', row.state, row.attempt, { error: { name: 'LeaseExpired', message: row.message } })
+        if (row.state === 'failed') {
+          this.releaseKey(row, at)
+          failed.push(row.id)
+        } else queues.add(row.queue)
+      }
+      for (const queue of queues) notes.push({ kind: 'ready', queue })
+      if (failed.length > 0) notes.push({ kind: 'finished', ids: failed })
+      return rows.length
+    })
+  }
+
+  jobPrune(params: JobPruneParams): Promise<number> {
+    return this.write(() => {
+      const at = params.now ?? this.clock()
+      const victims: { seq: number; task: string; key: string | null }[] = []
+      for (const state of ['completed', 'failed', 'cancelled'] as const) {
+        const room = params.limit - victims.length
+        if (room <= 0) break
+        const rows = this.sql(`SELECT seq, task, key FROM offload_jobs WHERE state = ? AND finished_at <= ?
+          ORDER BY id LIMIT ?`).all(state, at - params.olderThanMs[state], room) as typeof victims
+        victims.push(...rows)
+      }
+      if (victims.length > 0) {
+        const seqs = JSON.stringify(victims.map((victim) => victim.seq))
+        this.sql('DELETE FROM offload_events WHERE job_seq IN (SELECT value FROM json_each(?))').run(seqs)
+        this.sql('DELETE FROM offload_jobs WHERE seq IN (SELECT value FROM json_each(?))').run(seqs)
+        const dropKey = this.sql('DELETE FROM offload_keys WHERE task = ? AND key = ? AND job_seq = ?')
+        for (const victim of victims) if (victim.key !== null) dropKey.run(victim.task, victim.key, victim.seq)
+      }
+      this.sql('DELETE FROM offload_keys WHERE expires_at IS NOT NULL AND expires_at <= ?').run(at)
+      return victims.length
+    })
+  }
+
+  leaderElect(params: LeaderElectParams): Promise<boolean> {
+    return this.write(() => {
+      const at = params.now ?? this.clock()
+      const row = this.sql(`INSERT INTO offload_leaders (name, owner, expires_at) VALUES (?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+        WHERE offload_leaders.owner = excluded.owner OR offload_leaders.expires_at <= ?
+        RETURNING owner`).get(params.name, params.owner, at + params.ttlMs, at)
+      return row !== undefined
+    })
+  }
+
+  leaderResign(params: { name: string; owner: string }): Promise<void> {
+    return this.write(() => {
+      this.sql('DELETE FROM offload_leaders WHERE name = ? AND owner = ?').run(params.name, params.owner)
+    })
+  }
+
+  // ─── Internals ────────────────────────────────────────────────────────────────────────────────
+
+  private event(jobSeq: number, at: number, type: JobEventType, state: JobState, attempt: number, data?: Record<string, Json>): void {
+    this.sql('INSERT INTO offload_events (job_seq, at, type, state, attempt, data) VALUES (?, ?, ?, ?, ?, ?)').run(
+      jobSeq,
+      at,
+      type,
+      state,
+      attempt,
+      data === undefined ? null : JSON.stringify(data),
+    )
+  }
+
+  /** A finished job frees its key at once, or holds it `key_ttl_ms` longer. */
+  private releaseKey(row: { seq: number; task: string; key: string | null; key_ttl_ms: number | null }, at: number): void {
+    if (row.key === null) return
+    if (row.key_ttl_ms !== null && row.key_ttl_ms > 0) {
+      this.sql('UPDATE offload_keys SET expires_at = ? WHERE task = ? AND key = ? AND job_seq = ?').run(
+        at + row.key_ttl_ms,
+        row.task,
+        row.key,
+        row.seq,
+      )
+    } else {
+      this.sql('DELETE FROM offload_keys WHERE task = ? AND key = ? AND job_seq = ?').run(row.task, row.key, row.seq)
+    }
+  }
+
+  /** Prepared statements, cached by their text: each is compiled once per connection. */
+  private sql(text: string): Statement {
+    let statement = this.statements.get(text)
+    if (statement === undefined) {
+      statement = this.db.prepare(text)
+      this.statements.set(text, statement)
+    }
+    return statement
+  }
+
+  private write<T>(op: (notes: StoreNote[]) => T): Promise<T> {
+    if (this.closed) return Promise.reject(new OffloadError('CLOSED', 'the store is closed'))
+    return this.writes.submit(op).catch((error: unknown) => {
+      throw sqliteError(error, this.description)
+    })
+  }
+
+  private read<T>(fn: () => T): Promise<T> {
+    this.assertOpen()
+    return this.retryBusy(fn)
+  }
+
+  /** Runs `fn`, retrying on a timer while another process holds a lock, up to the busy timeout. */
+  private async retryBusy<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs
+    for (let delay = 2; ; delay = Math.min(100, delay * 2)) {
+      try {
+        return fn()
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadline) throw sqliteError(error, this.description)
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      this.assertOpen()
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new OffloadError('CLOSED', 'the store is closed')
+  }
+
+  private emit(notes: StoreNote[]): void {
+    for (const listener of this.listeners) {
+      for (const note of notes) listener(note)
+    }
+  }
+}
+
+function claimOrder(a: JobRow, b: JobRow): number {
+  return b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq
+}
+
+function errorData(error: { name: string; message: string }): Record<string, Json> {
+  return { name: error.name, message: error.message }
+}
+
+function toJobInfo(row: JobRow): JobInfo {
+  const job: JobInfo = {
+    id: row.id,
+    task: row.task,
+    queue: row.queue,
+    state: row.state,
+    payload: JSON.parse(row.payload),
+    metadata: row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, Json>),
+    priority: row.priority,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    runAt: new Date(row.run_at),
+    createdAt: new Date(row.created_at),
+    errors:
+      row.errors === null
+        ? []
+        : (JSON.parse(row.errors) as (Omit<AttemptError, 'at' | 'stack'> & { at: number; stack: string | null })[]).map((error) => ({
+            attempt: error.attempt,
+            at: new Date(error.at),
+            name: error.name,
+            message: error.message,
+            ...(error.stack === null ? {} : { stack: error.stack }),
+          })),
+  }
+  if (row.result !== null) job.result = JSON.parse(row.result)
+  if (row.progress !== null) job.progress = JSON.parse(row.progress) as Json
+  if (row.started_at !== null) job.startedAt = new Date(row.started_at)
+  if (row.finished_at !== null) job.finishedAt = new Date(row.finished_at)
+  if (row.key !== null) job.key = row.key
+  if (row.timeout_ms !== null) job.timeoutMs = row.timeout_ms
+  if (row.backoff !== null) job.backoff = JSON.parse(row.backoff) as ResolvedBackoff
+  if (row.worker_id !== null) job.workerId = row.worker_id
+  if (row.lease_expires_at !== null) job.leaseExpiresAt = new Date(row.lease_expires_at)
+  return job
+}
+
+interface EventRow {
+  seq: number
+  id: string
+  task: string
+  queue: string
+  at: number
+  type: JobEventType
+  state: JobState
+  attempt: number
+  data: string | null
+}
+
+function toJobEvent(row: EventRow): JobEvent {
+  const event: JobEvent = {
+    seq: row.seq,
+    jobId: row.id,
+    task: row.task,
+    queue: row.queue,
+    at: new Date(row.at),
+    type: row.type,
+    state: row.state,
+    attempt: row.attempt,
+  }
+  if (row.data !== null) event.data = JSON.parse(row.data) as Record<string, Json>
+  return event
+}

@@ -1,0 +1,293 @@
+/**
+ * The Store contract: the one seam between Offload's runtime and a database.
+ *
+ * Each method is one atomic queue operation. Nothing outside `store/<name>/` knows which store it
+ * talks to; the runtime asks `capabilities`, never the type. Every method takes one params object,
+ * so new fields never break callers, and every time-dependent method takes an optional `now`
+ * (epoch milliseconds) so tests control the clock. Without `now` a store uses its own single clock:
+ * the database's `now()` where it has one, else the clock it was created with — never a mix.
+ *
+ * Stores assume validated input: the runtime checks names, options and payload sizes before it
+ * calls. A store throws `OffloadError` for conditions a caller must handle (`JOB_NOT_FOUND`,
+ * `INVALID_STATE`, `STORE_BUSY`, `STORE_UNAVAILABLE`, `CLOSED`) and nothing else.
+ *
+ * Every state change appends one event row in the same transaction as the change.
+ */
+import type { ResolvedBackoff } from '../backoff.js'
+import type { JobEvent, JobInfo, JobState, Json } from '../job.js'
+
+export interface StoreCapabilities {
+  /**
+   * The store tells `listen` subscribers about other processes' writes within milliseconds
+   * (LISTEN/NOTIFY, SQLite's data_version). Without it the runtime relies on polling alone.
+   */
+  listen: boolean
+  /** Enqueue can join a transaction the application holds (a Postgres client in a transaction). */
+  transactionalEnqueue: boolean
+}
+
+// ─── Enqueue ────────────────────────────────────────────────────────────────────────────────────
+
+/** One job to create; already validated and serialised. */
+export interface JobInsert {
+  id: string
+  task: string
+  queue: string
+  /** JSON text. */
+  payload: string
+  /** JSON text of an object, or undefined for none. */
+  metadata?: string
+  priority: number
+  maxAttempts: number
+  /** Run at this absolute time (epoch ms)… */
+  runAt?: number
+  /** …or this long after the store's now. Neither means now. A job due now is `queued`, else `scheduled`. */
+  delayMs?: number
+  timeoutMs?: number
+  backoff?: ResolvedBackoff
+  /** Idempotency key, unique per task among unfinished jobs and for `keyTtlMs` after they finish. */
+  key?: string
+  keyTtlMs?: number
+}
+
+export interface JobInsertManyParams {
+  jobs: JobInsert[]
+  now?: number
+}
+
+export interface JobInsertResult {
+  /** The new job's id, or the id of the job already holding the key. */
+  id: string
+  /** That job's state now. */
+  state: JobState
+  /** True when the key was held and no job was created. */
+  existing: boolean
+}
+
+// ─── Claim, heartbeat, finish ───────────────────────────────────────────────────────────────────
+
+export interface JobClaimParams {
+  queues: readonly string[]
+  workerId: string
+  /** Claim at most this many. */
+  limit: number
+  /** The lease: how long the claim holds without a heartbeat. */
+  leaseMs: number
+  now?: number
+}
+
+/** A claimed job: what a worker needs to run it and to fence its outcome. */
+export interface ClaimedJob {
+  id: string
+  task: string
+  queue: string
+  payload: unknown
+  metadata: Record<string, Json>
+  priority: number
+  /** The attempt now running, 1-based. */
+  attempt: number
+  maxAttempts: number
+  /**
+   * The fencing token: grows on every claim and is never reset. Heartbeats and finishes apply only
+   * where the job is still `running` under this lease, so a stale worker — one whose lease expired
+   * and whose job was rescued, retried or cancelled — can never overwrite a newer outcome.
+   * (The attempt number cannot serve: a shutdown release gives an attempt back, and a manual retry
+   * starts counting again.)
+   */
+  lease: number
+  timeoutMs?: number
+  backoff?: ResolvedBackoff
+  key?: string
+  createdAt: Date
+  runAt: Date
+}
+
+export interface JobLeaseRef {
+  id: string
+  lease: number
+}
+
+export interface JobHeartbeatParams {
+  leases: readonly JobLeaseRef[]
+  leaseMs: number
+  now?: number
+}
+
+/** A lease the worker no longer holds, and the state that replaced it. */
+export interface LostLease {
+  id: string
+  state: JobState | 'missing'
+}
+
+export interface FinishError {
+  name: string
+  message: string
+  stack?: string
+}
+
+/** How one attempt ended. Every kind is fenced by `id` + `lease`. */
+export type JobFinish = JobLeaseRef &
+  (
+    | { outcome: 'completed'; result: string }
+    /** Attempts left: `retrying`, due `delayMs` after now. */
+    | { outcome: 'retry'; error: FinishError; delayMs: number }
+    /** No attempts left, or a permanent error. */
+    | { outcome: 'failed'; error: FinishError }
+    /** `scheduled` again after `delayMs`; the attempt is given back. */
+    | { outcome: 'snoozed'; delayMs: number }
+    /** Shutdown: `queued` again at once; the attempt is given back. */
+    | { outcome: 'released' }
+  )
+
+export interface JobFinishManyParams {
+  finishes: readonly JobFinish[]
+  now?: number
+}
+
+/** A handler's note about a running job: progress (the latest wins) and/or a log line. */
+export interface JobNote extends JobLeaseRef {
+  /** JSON text. */
+  progress?: string
+  log?: string
+}
+
+export interface JobNoteManyParams {
+  notes: readonly JobNote[]
+  now?: number
+}
+
+// ─── Admin ──────────────────────────────────────────────────────────────────────────────────────
+
+export interface JobListParams {
+  states?: readonly JobState[]
+  queue?: string
+  task?: string
+  /** Keyset cursor: only jobs older than this id (ids sort by creation). */
+  before?: string
+  /** Newest first. */
+  limit: number
+}
+
+export interface JobCount {
+  queue: string
+  state: JobState
+  count: number
+}
+
+export interface EventListParams {
+  /** Only this job's events. */
+  jobId?: string
+  /** Only events with a larger `seq`: the cursor for following the log. */
+  after?: number
+  limit: number
+}
+
+// ─── Maintenance ────────────────────────────────────────────────────────────────────────────────
+
+export interface JobPromoteParams {
+  limit: number
+  now?: number
+}
+
+export interface JobRescueParams {
+  limit: number
+  now?: number
+}
+
+export interface JobPruneParams {
+  /** Finished jobs older than this (by `finishedAt`) are deleted with their events, per state. */
+  olderThanMs: { completed: number; failed: number; cancelled: number }
+  limit: number
+  now?: number
+}
+
+export interface LeaderElectParams {
+  name: string
+  owner: string
+  ttlMs: number
+  now?: number
+}
+
+/**
+ * A hint that something changed. Hints may be coalesced, late or spurious; a subscriber re-reads
+ * what it cares about rather than trusting the hint's content.
+ */
+export type StoreNote =
+  /** Jobs may have become claimable in `queue`. */
+  | { kind: 'ready'; queue: string }
+  /** Jobs became `scheduled` or `retrying`, due at `runAt`: the promoter may want to wake sooner. */
+  | { kind: 'due'; runAt: number }
+  /** Jobs reached a final state. */
+  | { kind: 'finished'; ids: readonly string[] }
+  /** Jobs were cancelled (also reported as finished): a worker running one aborts it. */
+  | { kind: 'cancelled'; ids: readonly string[] }
+  /** Another process wrote something; what is unknown. */
+  | { kind: 'changed' }
+
+export interface Store {
+  /** The store's URL with any password hidden: for logs and messages. */
+  readonly description: string
+  readonly capabilities: StoreCapabilities
+
+  /** Applies pending migrations; safe to call from many processes at once. Returns versions applied. */
+  migrate(): Promise<{ applied: number[]; version: number }>
+  /** Stops timers and listeners, waits for pending writes, releases connections. Idempotent. */
+  close(): Promise<void>
+  /** The store's clock, epoch milliseconds. */
+  now(): Promise<number>
+
+  /**
+   * Creates jobs in one transaction: all are written or none. A job whose key is held returns the
+   * holder with `existing: true` instead of a new row, even against concurrent inserts from other
+   * processes. Results are in input order.
+   */
+  jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]>
+  jobGet(params: { id: string }): Promise<JobInfo | undefined>
+  /** Newest first; filter by states, queue, task; page with `before`. */
+  jobList(params: JobListParams): Promise<JobInfo[]>
+  /** Counts of unfinished and finished jobs per queue and state. */
+  jobCounts(): Promise<JobCount[]>
+
+  /**
+   * Atomically moves up to `limit` ready jobs of `queues` to `running` under `workerId`: highest
+   * priority first, then earliest `runAt`, then oldest. No job is handed to two claimers.
+   */
+  jobClaim(params: JobClaimParams): Promise<ClaimedJob[]>
+  /** Extends the leases still held; reports the ones that were lost (cancelled, rescued, …). */
+  jobHeartbeat(params: JobHeartbeatParams): Promise<LostLease[]>
+  /** Applies attempt outcomes; returns, per finish, whether the lease still held and it applied. */
+  jobFinishMany(params: JobFinishManyParams): Promise<boolean[]>
+  /** Stores progress and log lines for running jobs whose lease still holds. */
+  jobNoteMany(params: JobNoteManyParams): Promise<void>
+
+  /** Cancels an unfinished job. `JOB_NOT_FOUND`, or `INVALID_STATE` if it already finished. */
+  jobCancel(params: { id: string; now?: number }): Promise<JobInfo>
+  /**
+   * Puts a `failed` or `cancelled` job back to `queued` with its attempts counted from zero.
+   * `INVALID_STATE` for other states, or when its key is now held by another unfinished job.
+   */
+  jobRetry(params: { id: string; now?: number }): Promise<JobInfo>
+
+  /** Moves `scheduled` and `retrying` jobs whose run time has come to `queued`. Returns how many. */
+  jobPromote(params: JobPromoteParams): Promise<number>
+  /** The earliest run time among `scheduled` and `retrying` jobs, if any. */
+  jobNextDue(): Promise<number | undefined>
+  /**
+   * Jobs whose lease expired go back to `queued` (attempts left) or to `failed` (none left), with
+   * the expiry recorded as the attempt's error. Returns how many.
+   */
+  jobRescue(params: JobRescueParams): Promise<number>
+  /** Deletes old finished jobs and their events. Returns how many jobs. */
+  jobPrune(params: JobPruneParams): Promise<number>
+
+  /** Events in `seq` order: one job's timeline, or the whole log after a cursor. */
+  eventList(params: EventListParams): Promise<JobEvent[]>
+
+  /** Takes or renews leadership of `name` for `ttlMs`. True while `owner` holds it. */
+  leaderElect(params: LeaderElectParams): Promise<boolean>
+  /** Gives leadership up at once, if `owner` holds it, so another process need not wait for the TTL. */
+  leaderResign(params: { name: string; owner: string }): Promise<void>
+
+  /** Subscribes to hints about changes. Returns the unsubscribe function. */
+  listen(listener: (note: StoreNote) => void): () => void
+}

@@ -1,0 +1,72 @@
+import { isOffloadError } from '../errors.js'
+import type { Logger } from '../logger.js'
+
+interface Entry<T> {
+  item: T
+  done: () => void
+}
+
+/**
+ * Buffers items and writes them in batches: the first item starts a write at the end of the
+ * current microtask run, and items arriving while a write is under way go together in the next
+ * one. Under light load every item is written with no added delay; under heavy load a batch grows
+ * to whatever arrived during one round trip — there is no fixed timer to tune.
+ *
+ * A failed write is retried with backoff until it succeeds or the batcher is closed: completions
+ * and progress must not be dropped because the database blinked.
+ */
+export class Batcher<T> {
+  private buffer: Entry<T>[] = []
+  private writing: Promise<void> | undefined
+  private retryDelay = 0
+  private closed = false
+
+  constructor(
+    private readonly write: (items: T[]) => Promise<void>,
+    private readonly logger: Logger,
+    private readonly what: string,
+  ) {}
+
+  /** Queues `item`; the promise resolves once it was written, or dropped by `close()`. Never rejects. */
+  push(item: T): Promise<void> {
+    return new Promise<void>((done) => {
+      if (this.closed) return done()
+      this.buffer.push({ item, done })
+      if (this.writing === undefined) this.writing = this.run()
+    })
+  }
+
+  /** Resolves once everything pushed so far was written (or dropped by `close()`). */
+  async flush(): Promise<void> {
+    while (this.writing !== undefined) await this.writing
+  }
+
+  /** Stops writing; items not yet written are dropped and their promises resolve. */
+  close(): void {
+    this.closed = true
+    for (const entry of this.buffer.splice(0)) entry.done()
+  }
+
+  private async run(): Promise<void> {
+    await Promise.resolve()
+    while (this.buffer.length > 0 && !this.closed) {
+      const entries = this.buffer
+      this.buffer = []
+      try {
+        await this.write(entries.map((entry) => entry.item))
+        this.retryDelay = 0
+        for (const entry of entries) entry.done()
+      } catch (error) {
+        if (this.closed || isOffloadError(error, 'CLOSED')) {
+          for (const entry of entries) entry.done()
+          break
+        }
+        this.buffer = entries.concat(this.buffer)
+        this.retryDelay = Math.min(1000, Math.max(10, this.retryDelay * 2))
+        this.logger.warn(`writing ${this.what} failed; retrying in ${this.retryDelay} ms`, { error })
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelay))
+      }
+    }
+    this.writing = undefined
+  }
+}

@@ -1,0 +1,365 @@
+import { hostname } from 'node:os'
+import { backoffDelay, DEFAULT_BACKOFF } from '../backoff.js'
+import { JobAbortError, OffloadError, PermanentError, SnoozeError, type AbortKind } from '../errors.js'
+import { randomId } from '../ids.js'
+import { toJson } from '../json.js'
+import type { Json } from '../job.js'
+import type { Logger } from '../logger.js'
+import type { ClaimedJob, FinishError, JobFinish, JobNote, Store, StoreNote } from '../store/store.js'
+import type { JobContext, TaskDefinition } from '../task.js'
+import { Batcher } from './batcher.js'
+
+/** Resolved worker settings, in milliseconds. See `WorkOptions` in offload.ts for the documentation. */
+export interface WorkerSettings {
+  id: string
+  queues: readonly string[]
+  concurrency: number
+  batchSize: number
+  leaseMs: number
+  heartbeatMs: number
+  pollMs: number
+  shutdownGraceMs: number
+}
+
+interface Execution {
+  job: ClaimedJob
+  controller: AbortController
+  timer: NodeJS.Timeout | undefined
+  /** Set once the outcome is decided (settled, timed out, aborted): later settlements are ignored. */
+  done: boolean
+}
+
+export function defaultWorkerId(): string {
+  return `${hostname()}:${process.pid}:${randomId('w').slice(2)}`
+}
+
+/**
+ * Claims jobs from its queues and runs them, `concurrency` at a time.
+ *
+ * The loop is driven by events, not a timer: a finished job, a store note (a job became ready
+ * here or in another process) or the fallback poll asks for a claim, and requests coalesce so one
+ * claim fetches as many jobs as there are free slots. Outcomes and progress go through batchers,
+ * so with many jobs finishing together they cost one store round trip.
+ */
+export class Worker {
+  readonly id: string
+  /** Resolves when the worker has stopped and handed back or finished every job it held. */
+  readonly done: Promise<void>
+  private readonly executions = new Map<string, Execution>()
+  /** Leases held: running jobs and jobs whose outcome is not yet written. Heartbeats cover both. */
+  private readonly leases = new Map<string, number>()
+  private readonly finishes: Batcher<JobFinish>
+  private readonly notes: Batcher<JobNote>
+  private readonly unlisten: () => void
+  private readonly pollTimer: NodeJS.Timeout
+  private readonly heartbeatTimer: NodeJS.Timeout
+  private claimScheduled = false
+  private claiming = false
+  private claimAgain = false
+  private claimRetryTimer: NodeJS.Timeout | undefined
+  private claimFailures = 0
+  private stopping: Promise<void> | undefined
+  private resolveDone!: () => void
+  private idleWaiters: (() => void)[] = []
+  /** Cuts a shutdown's grace period short (a second signal). */
+  private endGrace: (() => void) | undefined
+
+  constructor(
+    private readonly store: Store,
+    private readonly tasks: ReadonlyMap<string, TaskDefinition<unknown, unknown>>,
+    private readonly settings: WorkerSettings,
+    private readonly logger: Logger,
+  ) {
+    this.id = settings.id
+    this.done = new Promise((resolve) => (this.resolveDone = resolve))
+    this.finishes = new Batcher((finishes) => this.writeFinishes(finishes), logger, 'job outcomes')
+    this.notes = new Batcher((notes) => store.jobNoteMany({ notes }), logger, 'job progress')
+    this.unlisten = store.listen(this.onNote)
+    this.pollTimer = setInterval(() => this.requestClaim(), settings.pollMs)
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), settings.heartbeatMs)
+    this.requestClaim()
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.executions.size
+  }
+
+  /**
+   * Stops claiming, waits up to `graceMs` for running jobs, then aborts the rest through their
+   * signals and returns them to the queue without spending their attempt.
+   */
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    const graceMs = options.graceMs ?? this.settings.shutdownGraceMs
+    if (this.stopping === undefined) this.stopping = this.shutdown(graceMs)
+    else if (graceMs === 0) this.endGrace?.()
+    return this.stopping
+  }
+
+  get stopped(): boolean {
+    return this.stopping !== undefined
+  }
+
+  // ─── Claiming ─────────────────────────────────────────────────────────────────────────────────
+
+  private readonly onNote = (note: StoreNote): void => {
+    switch (note.kind) {
+      case 'ready':
+        if (this.settings.queues.includes(note.queue)) this.requestClaim()
+        break
+      case 'changed':
+        this.requestClaim()
+        break
+      case 'cancelled':
+        for (const id of note.ids) {
+          const execution = this.executions.get(id)
+          if (execution !== undefined) this.abort(execution, 'cancelled')
+        }
+        break
+    }
+  }
+
+  /**
+   * Asks for a claim at the end of this turn of the event loop. Deferring lets every job that
+   * finishes in this turn free its slot first, so one claim fills them all; and because the
+   * outcomes were queued to the store before, both share one transaction where the store batches.
+   */
+  private requestClaim(): void {
+    if (this.stopping !== undefined) return
+    if (this.claiming || this.claimScheduled || this.claimRetryTimer !== undefined) {
+      this.claimAgain = true
+      return
+    }
+    this.claimScheduled = true
+    setImmediate(this.claim)
+  }
+
+  private readonly claim = async (): Promise<void> => {
+    this.claimScheduled = false
+    const free = this.settings.concurrency - this.executions.size
+    if (this.stopping !== undefined || free <= 0) return
+    const limit = Math.min(free, this.settings.batchSize)
+    this.claiming = true
+    this.claimAgain = false
+    let jobs: ClaimedJob[]
+    try {
+      jobs = await this.store.jobClaim({
+        queues: this.settings.queues,
+        workerId: this.id,
+        limit,
+        leaseMs: this.settings.leaseMs,
+      })
+      this.claimFailures = 0
+    } catch (error) {
+      this.claiming = false
+      if (this.stopping !== undefined || (error instanceof OffloadError && error.code === 'CLOSED')) return
+      const delay = Math.min(5000, 50 * 2 ** this.claimFailures++)
+      this.logger.error(`claiming jobs failed; trying again in ${delay} ms`, { worker: this.id, error })
+      this.claimRetryTimer = setTimeout(() => {
+        this.claimRetryTimer = undefined
+        this.requestClaim()
+      }, delay)
+      return
+    }
+    this.claiming = false
+    if (this.stopping !== undefined) {
+      // Claimed while a shutdown began: hand the jobs straight back.
+      for (const job of jobs) {
+        this.leases.set(job.id, job.lease)
+        void this.finishes.push({ id: job.id, lease: job.lease, outcome: 'released' })
+      }
+      return
+    }
+    for (const job of jobs) this.start(job)
+    if (jobs.length === limit || this.claimAgain) this.requestClaim()
+  }
+
+  // ─── Running ──────────────────────────────────────────────────────────────────────────────────
+
+  private start(job: ClaimedJob): void {
+    const execution: Execution = { job, controller: new AbortController(), timer: undefined, done: false }
+    this.executions.set(job.id, execution)
+    this.leases.set(job.id, job.lease)
+    const task = this.tasks.get(job.task)
+    if (task === undefined) {
+      this.settle(execution, false, new OffloadError('UNKNOWN_TASK', `task '${job.task}' is not defined in worker ${this.id}`, { task: job.task }))
+      return
+    }
+    if (job.timeoutMs !== undefined) {
+      execution.timer = setTimeout(() => this.abort(execution, 'timeout'), job.timeoutMs)
+    }
+    const ctx = this.context(execution)
+    let running: Promise<unknown>
+    try {
+      running = Promise.resolve(task.run(job.payload, ctx))
+    } catch (error) {
+      running = Promise.reject(error)
+    }
+    running.then(
+      (value) => this.settle(execution, true, value),
+      (error: unknown) => this.settle(execution, false, error),
+    )
+  }
+
+  private context(execution: Execution): JobContext {
+    const { job, controller } = execution
+    const note = (fields: { progress?: string; log?: string }): Promise<void> =>
+      execution.done ? Promise.resolve() : this.notes.push({ id: job.id, lease: job.lease, ...fields })
+    return {
+      payload: job.payload,
+      jobId: job.id,
+      task: job.task,
+      queue: job.queue,
+      attempt: job.attempt,
+      maxAttempts: job.maxAttempts,
+      metadata: job.metadata,
+      signal: controller.signal,
+      progress: (value: Json) => note({ progress: toJson(value, 'progress') }),
+      log: (message: string) => note({ log: String(message) }),
+    }
+  }
+
+  private settle(execution: Execution, ok: boolean, value: unknown): void {
+    if (execution.done) {
+      if (execution.controller.signal.aborted) {
+        this.logger.debug('a handler settled after its job was aborted; its outcome is ignored', { job: execution.job.id })
+      }
+      return
+    }
+    this.finish(execution, ok ? this.completion(execution.job, value) : this.failure(execution.job, value))
+  }
+
+  private completion(job: ClaimedJob, value: unknown): JobFinish {
+    try {
+      return { id: job.id, lease: job.lease, outcome: 'completed', result: toJson(value, `the result of task '${job.task}'`) }
+    } catch (error) {
+      // Running again would return the same unstorable value: fail now.
+      return { id: job.id, lease: job.lease, outcome: 'failed', error: errorOf(error) }
+    }
+  }
+
+  private failure(job: ClaimedJob, error: unknown): JobFinish {
+    const fence = { id: job.id, lease: job.lease }
+    if (error instanceof SnoozeError) return { ...fence, outcome: 'snoozed', delayMs: error.delayMs }
+    if (error instanceof PermanentError || job.attempt >= job.maxAttempts) return { ...fence, outcome: 'failed', error: errorOf(error) }
+    const task = this.tasks.get(job.task)
+    const policy = job.backoff ?? task?.backoff ?? DEFAULT_BACKOFF
+    let delayMs: number
+    try {
+      delayMs = backoffDelay(policy, job.attempt, error)
+    } catch (policyError) {
+      this.logger.error(`the backoff function of task '${job.task}' failed; using the default policy`, { error: policyError })
+      delayMs = backoffDelay(DEFAULT_BACKOFF, job.attempt, error)
+    }
+    return { ...fence, outcome: 'retry', error: errorOf(error), delayMs }
+  }
+
+  /** Records the outcome and frees the slot. The lease stays held until the outcome is written. */
+  private finish(execution: Execution, finish: JobFinish | undefined): void {
+    execution.done = true
+    if (execution.timer !== undefined) clearTimeout(execution.timer)
+    this.executions.delete(execution.job.id)
+    if (finish === undefined) this.leases.delete(execution.job.id)
+    else void this.finishes.push(finish)
+    if (this.executions.size === 0) for (const wake of this.idleWaiters.splice(0)) wake()
+    this.requestClaim()
+  }
+
+  private abort(execution: Execution, kind: AbortKind): void {
+    if (execution.done) return
+    const { job } = execution
+    const reason = new JobAbortError(kind, ABORT_MESSAGES[kind](job))
+    execution.controller.abort(reason)
+    switch (kind) {
+      case 'timeout':
+        // The attempt fails now rather than when (or if) the handler notices its signal: a hung
+        // handler must not hold its job forever. It keeps running detached until it settles.
+        this.finish(execution, this.failure(job, reason))
+        break
+      case 'shutdown':
+        this.finish(execution, { id: job.id, lease: job.lease, outcome: 'released' })
+        break
+      case 'cancelled':
+      case 'lease-lost':
+        // The job is no longer ours to finish.
+        this.finish(execution, undefined)
+        break
+    }
+  }
+
+  private async writeFinishes(finishes: JobFinish[]): Promise<void> {
+    await this.store.jobFinishMany({ finishes })
+    for (const finish of finishes) {
+      if (this.leases.get(finish.id) === finish.lease) this.leases.delete(finish.id)
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.leases.size === 0) return
+    const leases = [...this.leases].map(([id, lease]) => ({ id, lease }))
+    try {
+      const lost = await this.store.jobHeartbeat({ leases, leaseMs: this.settings.leaseMs })
+      for (const { id, state } of lost) {
+        this.leases.delete(id)
+        const execution = this.executions.get(id)
+        if (execution !== undefined) this.abort(execution, state === 'cancelled' ? 'cancelled' : 'lease-lost')
+      }
+    } catch (error) {
+      if (!(error instanceof OffloadError && error.code === 'CLOSED')) {
+        this.logger.warn('renewing leases failed; will try again', { worker: this.id, error })
+      }
+    }
+  }
+
+  // ─── Shutdown ─────────────────────────────────────────────────────────────────────────────────
+
+  private async shutdown(graceMs: number): Promise<void> {
+    clearInterval(this.pollTimer)
+    if (this.claimRetryTimer !== undefined) clearTimeout(this.claimRetryTimer)
+    this.unlisten()
+    if (this.executions.size > 0) {
+      let graceTimer: NodeJS.Timeout | undefined
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => {
+          this.endGrace = resolve
+          graceTimer = setTimeout(resolve, graceMs)
+        }),
+      ])
+      clearTimeout(graceTimer)
+      this.endGrace = undefined
+    }
+    for (const execution of [...this.executions.values()]) this.abort(execution, 'shutdown')
+    // A claim may be in flight; wait for it so its jobs are released too.
+    while (this.claiming || this.claimScheduled) await new Promise((resolve) => setImmediate(resolve))
+    await Promise.all([this.finishes.flush(), this.notes.flush()])
+    clearInterval(this.heartbeatTimer)
+    this.finishes.close()
+    this.notes.close()
+    this.resolveDone()
+  }
+}
+
+const ABORT_MESSAGES: Record<AbortKind, (job: ClaimedJob) => string> = {
+  timeout: (job) => `job ${job.id} timed out after ${job.timeoutMs} ms`,
+  cancelled: (job) => `job ${job.id} was cancelled`,
+  shutdown: (job) => `the worker is shutting down; job ${job.id} goes back to the queue`,
+  'lease-lost': (job) => `the worker lost its lease on job ${job.id}`,
+}
+
+function errorOf(error: unknown): FinishError {
+  if (error instanceof Error) {
+    const result: FinishError = { name: error.name, message: error.message }
+    if (error.stack !== undefined) result.stack = error.stack
+    return result
+  }
+  return { name: 'Error', message: typeof error === 'string' ? error : safeString(error) }
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}

@@ -34,6 +34,8 @@ export class GroupCommit {
   private retryTimer: NodeJS.Timeout | undefined
   private retryDelay = RETRY_MIN_MS
   private closed = false
+  /** Callers of `close()` waiting for the pending writes. */
+  private readonly drained: (() => void)[] = []
   private readonly runBatch: Transaction<(ops: Pending[], notes: StoreNote[]) => void>
 
   constructor(
@@ -74,20 +76,37 @@ export class GroupCommit {
     })
   }
 
-  /** Writes what is pending now, then refuses new writes. */
-  close(): void {
-    if (this.closed) return
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    this.retryTimer = undefined
-    if (this.pending.length > 0) this.flush()
-    for (const op of this.pending.splice(0)) op.reject(closedError())
-    this.closed = true
+  /**
+   * Refuses new writes, then resolves once every write already submitted has committed or failed.
+   * A busy database keeps being retried on the timer until each op's own deadline, as before close:
+   * a worker shutting down while another process holds the lock still gets its last completions
+   * and releases written, rather than dropping them with `CLOSED`.
+   */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true
+      this.flush()
+    }
+    if (this.idle()) return Promise.resolve()
+    return new Promise((resolve) => this.drained.push(resolve))
+  }
+
+  private idle(): boolean {
+    return this.pending.length === 0 && this.retryTimer === undefined
+  }
+
+  private settleClose(): void {
+    if (!this.closed || !this.idle()) return
+    for (const resolve of this.drained.splice(0)) resolve()
   }
 
   private readonly flush = (): void => {
+    // close() may flush while a turn's flush or a retry is still scheduled; whichever runs first
+    // takes the pending ops, and at most one retry timer is ever armed.
     this.scheduled = false
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
     this.retryTimer = undefined
-    if (this.pending.length === 0) return
+    if (this.pending.length === 0) return this.settleClose()
     const ops = this.pending
     this.pending = []
     const notes: StoreNote[] = []
@@ -100,12 +119,12 @@ export class GroupCommit {
       }
       if (isBusy(error)) {
         this.retryLater(ops)
-        return
+        return this.settleClose()
       }
       // The commit itself failed (disk full, I/O error): nothing of the batch was written.
       const failure = sqliteError(error)
       for (const op of ops) op.reject(failure)
-      return
+      return this.settleClose()
     }
     this.retryDelay = RETRY_MIN_MS
     for (const op of ops) {
@@ -113,6 +132,7 @@ export class GroupCommit {
       else op.resolve(op.value)
     }
     if (notes.length > 0) this.onNotes(notes)
+    this.settleClose()
   }
 
   private retryLater(ops: Pending[]): void {
@@ -128,7 +148,8 @@ export class GroupCommit {
       } else alive.push(op)
     }
     this.pending = alive.concat(this.pending)
-    if (this.pending.length === 0 || this.closed) return
+    // Keep retrying while closing: close() waits for these (see close()).
+    if (this.pending.length === 0) return
     this.retryTimer = setTimeout(this.flush, this.retryDelay)
     this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay * 2)
   }

@@ -101,6 +101,7 @@ export class SqliteStore implements Store {
   private readonly listeners = new Set<(note: StoreNote) => void>()
   private readonly statements = new Map<string, Statement>()
   private closed = false
+  private closing: Promise<void> | undefined
 
   constructor(options: SqliteStoreOptions) {
     const path = options.path === ':memory:' ? ':memory:' : resolve(options.path)
@@ -160,13 +161,17 @@ export class SqliteStore implements Store {
     )
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return
-    this.watcher.stop()
-    this.writes.close()
-    this.listeners.clear()
+  close(): Promise<void> {
+    // Closed at once for new calls (they reject with CLOSED); the connection itself closes only
+    // after the writes already submitted have committed, so their callers' promises resolve.
     this.closed = true
-    this.db.close()
+    this.closing ??= (async () => {
+      this.watcher.stop()
+      await this.writes.close()
+      this.listeners.clear()
+      this.db.close()
+    })()
+    return this.closing
   }
 
   listen(listener: (note: StoreNote) => void): () => void {
@@ -292,7 +297,7 @@ export class SqliteStore implements Store {
   // ─── Claim, heartbeat, finish ─────────────────────────────────────────────────────────────────
 
   async jobClaim(params: JobClaimParams): Promise<ClaimedJob[]> {
-    if (params.queues.length === 0 || params.limit <= 0) return []
+    if ((params.queues.length === 0 || params.limit <= 0) && !this.closed) return []
     // Look before taking the write lock: idle workers in several processes wake on every commit,
     // and a read costs them nothing while a write would queue them behind the real writers.
     const marks = params.queues.map(() => '?').join(', ')
@@ -352,7 +357,7 @@ export class SqliteStore implements Store {
   }
 
   jobHeartbeat(params: JobHeartbeatParams): Promise<LostLease[]> {
-    if (params.leases.length === 0) return Promise.resolve([])
+    if (params.leases.length === 0 && !this.closed) return Promise.resolve([])
     return this.write(() => {
       const at = params.now ?? this.clock()
       const extend = this.sql(`UPDATE offload_jobs SET lease_expires_at = ?
@@ -369,7 +374,7 @@ export class SqliteStore implements Store {
   }
 
   jobFinishMany(params: JobFinishManyParams): Promise<boolean[]> {
-    if (params.finishes.length === 0) return Promise.resolve([])
+    if (params.finishes.length === 0 && !this.closed) return Promise.resolve([])
     return this.write((notes) => {
       const at = params.now ?? this.clock()
       const applied: boolean[] = new Array(params.finishes.length)
@@ -454,7 +459,7 @@ export class SqliteStore implements Store {
   }
 
   jobNoteMany(params: JobNoteManyParams): Promise<void> {
-    if (params.notes.length === 0) return Promise.resolve()
+    if (params.notes.length === 0 && !this.closed) return Promise.resolve()
     return this.write(() => {
       const at = params.now ?? this.clock()
       const held = this.sql(`SELECT seq, attempt FROM offload_jobs WHERE id = ? AND lease = ? AND state = 'running'`)
@@ -671,7 +676,8 @@ export class SqliteStore implements Store {
   }
 
   private read<T>(fn: () => T): Promise<T> {
-    this.assertOpen()
+    // Reject rather than throw: every Store method reports failure through its promise.
+    if (this.closed) return Promise.reject(new OffloadError('CLOSED', 'the store is closed'))
     return this.retryBusy(fn)
   }
 

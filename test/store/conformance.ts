@@ -1,0 +1,1600 @@
+/**
+ * The one conformance suite every Store runs. It speaks only the `Store` interface: no store type,
+ * no SQL, no file paths. A store's test file supplies a harness that makes empty databases and
+ * opens connections to them; everything else is here, so a new store passes exactly the tests the
+ * others pass.
+ *
+ * Time is the `now` parameter: a test claims at `T` with a 1 s lease and rescues at `T + 2000`
+ * rather than sleeping. Tests that involve real concurrency (parallel claimers, key races, a
+ * follower of the event log) wait on promises and never assert on timing. Each test has its own
+ * database, so files may run in parallel.
+ */
+import { afterEach, describe, expect, test, type TestContext } from 'vitest'
+import { isOffloadError, type OffloadErrorCode } from '../../src/errors.js'
+import { uuidv7 } from '../../src/ids.js'
+import type { JobEvent, JobInfo, JobState } from '../../src/job.js'
+import type { ClaimedJob, JobFinish, JobInsert, JobInsertResult, Store, StoreNote } from '../../src/store/store.js'
+
+/** One test's database. */
+export interface StoreDatabase {
+  /** Another connection to the database, as another process would open it. Not yet closed by anyone. */
+  open(): Promise<Store>
+  /** Drops the database. Every connection opened on it is closed first. */
+  destroy(): Promise<void>
+}
+
+export interface StoreHarness {
+  name: string
+  /**
+   * A fresh, empty database for one test, migrated unless `migrated: false` (the migration tests
+   * need one that is not).
+   */
+  createDatabase(options?: { migrated?: boolean }): Promise<StoreDatabase>
+  /** Tests this store cannot run, each with its reason (should be almost none). Names as declared. */
+  skip?: { reason: string; tests: string[] }[]
+}
+
+/** The suite's clock: every time-dependent call passes `now` relative to this. */
+const T = 1_700_000_000_000
+/** How long a test waits for a note before it fails. Generous: notes are not a latency test. */
+const NOTE_TIMEOUT_MS = 10_000
+
+export function describeStoreConformance(harness: StoreHarness): void {
+  describe(`Store conformance: ${harness.name}`, () => {
+    const cleanups: (() => Promise<void>)[] = []
+
+    afterEach(async () => {
+      // Connections first, then their databases; an error in one cleanup must not leak the rest.
+      const errors: unknown[] = []
+      for (const cleanup of cleanups.splice(0)) {
+        try {
+          await cleanup()
+        } catch (error) {
+          errors.push(error)
+        }
+      }
+      if (errors.length > 0) throw errors[0]
+    })
+
+    /** One test's bundle: a database, its first connection, and a way to open more. */
+    async function setup(options: { migrated?: boolean } = {}): Promise<Bundle> {
+      const database = await harness.createDatabase(options)
+      const stores: Store[] = []
+      cleanups.push(async () => {
+        for (const store of stores) await store.close()
+        await database.destroy()
+      })
+      const open = async (): Promise<Store> => {
+        const store = await database.open()
+        stores.push(store)
+        return store
+      }
+      return { store: await open(), open }
+    }
+
+    const it = conformanceTest(harness)
+
+    // ─── Enqueue ──────────────────────────────────────────────────────────────────────────────
+
+    describe('enqueue', () => {
+      it('inserts a batch and returns one result per job, in input order', async () => {
+        const { store } = await setup()
+        const jobs = [jobInsert(), jobInsert({ runAt: T + 1000 }), jobInsert()]
+        const results = await store.jobInsertMany({ jobs, now: T })
+        expect(results).toEqual([
+          { id: jobs[0]!.id, state: 'queued', existing: false },
+          { id: jobs[1]!.id, state: 'scheduled', existing: false },
+          { id: jobs[2]!.id, state: 'queued', existing: false },
+        ])
+        // Inserted in order: listing is newest first.
+        expect((await store.jobList({ limit: 10 })).map((job) => job.id)).toEqual(jobs.map((job) => job.id).reverse())
+      })
+
+      it('an empty batch returns no results', async () => {
+        const { store } = await setup()
+        expect(await store.jobInsertMany({ jobs: [], now: T })).toEqual([])
+      })
+
+      it('a job due now is queued; a later runAt or a delay makes it scheduled', async () => {
+        const { store } = await setup()
+        const cases: [JobInsert, JobState, number][] = [
+          [jobInsert(), 'queued', T],
+          [jobInsert({ runAt: T }), 'queued', T],
+          [jobInsert({ runAt: T - 5000 }), 'queued', T - 5000],
+          [jobInsert({ delayMs: 0 }), 'queued', T],
+          [jobInsert({ runAt: T + 1 }), 'scheduled', T + 1],
+          [jobInsert({ delayMs: 2500 }), 'scheduled', T + 2500],
+        ]
+        const results = await store.jobInsertMany({ jobs: cases.map(([job]) => job), now: T })
+        expect(results.map((result) => result.state)).toEqual(cases.map(([, state]) => state))
+        for (const [job, state, runAt] of cases) {
+          const stored = await store.jobGet({ id: job.id })
+          expect({ state: stored?.state, runAt: stored?.runAt.getTime() }).toEqual({ state, runAt })
+        }
+      })
+
+      it('every field round-trips through jobGet', async () => {
+        const { store } = await setup()
+        const full = jobInsert({
+          task: 'mail.send',
+          queue: 'mail',
+          payload: JSON.stringify({ to: 'a@example.com', tags: ['x', 'y'], n: 1.5, nested: { ok: true, none: null } }),
+          metadata: JSON.stringify({ tenant: 'acme', trace: { id: 'abc' } }),
+          priority: 7,
+          maxAttempts: 4,
+          runAt: T + 5000,
+          timeoutMs: 30_000,
+          backoff: { type: 'exponential', base: 1000, factor: 2, max: 60_000, jitter: 0.5 },
+          key: 'mail:42',
+          keyTtlMs: 60_000,
+        })
+        const bare = jobInsert({ payload: '"just a string"', backoff: { type: 'fixed', delay: 250, jitter: 0 } })
+        await store.jobInsertMany({ jobs: [full, bare], now: T })
+
+        const got = await store.jobGet({ id: full.id })
+        expect(got).toEqual({
+          id: full.id,
+          task: 'mail.send',
+          queue: 'mail',
+          state: 'scheduled',
+          payload: { to: 'a@example.com', tags: ['x', 'y'], n: 1.5, nested: { ok: true, none: null } },
+          metadata: { tenant: 'acme', trace: { id: 'abc' } },
+          priority: 7,
+          attempt: 0,
+          maxAttempts: 4,
+          runAt: new Date(T + 5000),
+          createdAt: new Date(T),
+          errors: [],
+          key: 'mail:42',
+          timeoutMs: 30_000,
+          backoff: { type: 'exponential', base: 1000, factor: 2, max: 60_000, jitter: 0.5 },
+        })
+        for (const absent of ['result', 'startedAt', 'finishedAt', 'progress', 'workerId', 'leaseExpiresAt'] as const) {
+          expect(got?.[absent], absent).toBeUndefined()
+        }
+
+        const plain = await store.jobGet({ id: bare.id })
+        expect(plain).toMatchObject({ state: 'queued', payload: 'just a string', metadata: {}, priority: 0, maxAttempts: 3 })
+        expect(plain?.backoff).toEqual({ type: 'fixed', delay: 250, jitter: 0 })
+        expect(plain?.key).toBeUndefined()
+        expect(plain?.timeoutMs).toBeUndefined()
+      })
+
+      it('jobGet of an unknown id is undefined', async () => {
+        const { store } = await setup()
+        expect(await store.jobGet({ id: uuidv7() })).toBeUndefined()
+      })
+
+      it('writes an enqueued event in the state the job starts in', async () => {
+        const { store } = await setup()
+        const now = jobInsert({ task: 'a.task', queue: 'q1' })
+        const later = jobInsert({ delayMs: 1000 })
+        await store.jobInsertMany({ jobs: [now, later], now: T })
+        expect(await store.eventList({ jobId: now.id, limit: 10 })).toEqual([
+          expect.objectContaining({ jobId: now.id, task: 'a.task', queue: 'q1', type: 'enqueued', state: 'queued', attempt: 0, at: new Date(T) }),
+        ])
+        expect(await timeline(store, later.id)).toEqual([['enqueued', 'scheduled', 0]])
+      })
+
+      // A legitimate store-level failure: a job id that is not unique. (Ids are UUIDv7s made by the
+      // runtime, so this is a caller bug, but it is the one failure every store must detect.)
+      it('a batch with a duplicate id is rejected whole: nothing written, no key taken', async () => {
+        const { store } = await setup()
+        const first = jobInsert({ key: 'k1' })
+        const batch = [first, jobInsert({ key: 'k2' }), jobInsert({ id: first.id })]
+        await expect(store.jobInsertMany({ jobs: batch, now: T })).rejects.toThrow()
+        expect(await store.jobList({ limit: 10 })).toEqual([])
+        expect(await store.eventList({ limit: 10 })).toEqual([])
+        // The keys the batch took before it failed were rolled back with it.
+        const again = await store.jobInsertMany({ jobs: [jobInsert({ key: 'k1' }), jobInsert({ key: 'k2' })], now: T })
+        expect(again.map((result) => result.existing)).toEqual([false, false])
+      })
+
+      it('a batch reusing a stored id is rejected whole and leaves the stored job alone', async () => {
+        const { store } = await setup()
+        const stored = jobInsert({ payload: '"original"' })
+        await store.jobInsertMany({ jobs: [stored], now: T })
+        const fresh = jobInsert()
+        await expect(
+          store.jobInsertMany({ jobs: [fresh, jobInsert({ id: stored.id, payload: '"impostor"' })], now: T + 10 }),
+        ).rejects.toThrow()
+        expect(await store.jobGet({ id: fresh.id })).toBeUndefined()
+        expect(await store.jobGet({ id: stored.id })).toMatchObject({ payload: 'original', createdAt: new Date(T) })
+        expect(await timeline(store, stored.id)).toEqual([['enqueued', 'queued', 0]])
+      })
+
+      it('a rejected batch does not affect writes made at the same time', async () => {
+        const { store } = await setup()
+        const dup = jobInsert()
+        const good = jobInsert()
+        const [bad, ok] = await Promise.allSettled([
+          store.jobInsertMany({ jobs: [dup, jobInsert({ id: dup.id })], now: T }),
+          store.jobInsertMany({ jobs: [good], now: T }),
+        ])
+        expect(bad.status).toBe('rejected')
+        expect(ok.status).toBe('fulfilled')
+        expect((await store.jobList({ limit: 10 })).map((job) => job.id)).toEqual([good.id])
+      })
+    })
+
+    // ─── Idempotency keys ─────────────────────────────────────────────────────────────────────
+
+    describe('idempotency keys', () => {
+      it('an insert with a held key returns the holder and creates nothing', async () => {
+        const { store } = await setup()
+        const holder = jobInsert({ key: 'order:1' })
+        await store.jobInsertMany({ jobs: [holder], now: T })
+        const second = jobInsert({ key: 'order:1', payload: '"other"' })
+        expect(await store.jobInsertMany({ jobs: [second], now: T + 10 })).toEqual([{ id: holder.id, state: 'queued', existing: true }])
+        expect(await store.jobGet({ id: second.id })).toBeUndefined()
+        expect((await store.jobList({ limit: 10 })).map((job) => job.id)).toEqual([holder.id])
+        expect(await store.eventList({ limit: 10 })).toHaveLength(1)
+      })
+
+      it("the existing result reports the holder's state now", async () => {
+        const { store } = await setup()
+        const holder = jobInsert({ key: 'k', runAt: T + 1000 })
+        await store.jobInsertMany({ jobs: [holder], now: T })
+        const again = async (now: number): Promise<JobInsertResult> => (await store.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now }))[0]!
+        expect(await again(T)).toEqual({ id: holder.id, state: 'scheduled', existing: true })
+        await store.jobPromote({ limit: 10, now: T + 1000 })
+        await claimOne(store, T + 1000)
+        expect(await again(T + 1001)).toEqual({ id: holder.id, state: 'running', existing: true })
+      })
+
+      it('keys are per task: the same key on another task makes a new job', async () => {
+        const { store } = await setup()
+        const results = await store.jobInsertMany({
+          jobs: [jobInsert({ task: 'a', key: 'same' }), jobInsert({ task: 'b', key: 'same' })],
+          now: T,
+        })
+        expect(results.map((result) => result.existing)).toEqual([false, false])
+        expect(await store.jobList({ limit: 10 })).toHaveLength(2)
+      })
+
+      it('two jobs with one key in a batch: the second returns the first', async () => {
+        const { store } = await setup()
+        const a = jobInsert({ key: 'k1' })
+        const b = jobInsert({ key: 'k1' })
+        const c = jobInsert({ key: 'k2' })
+        expect(await store.jobInsertMany({ jobs: [a, b, c], now: T })).toEqual([
+          { id: a.id, state: 'queued', existing: false },
+          { id: a.id, state: 'queued', existing: true },
+          { id: c.id, state: 'queued', existing: false },
+        ])
+        expect(await store.jobList({ limit: 10 })).toHaveLength(2)
+      })
+
+      it('the key stays held while the job is retrying', async () => {
+        const { store } = await setup()
+        const holder = jobInsert({ key: 'k' })
+        await store.jobInsertMany({ jobs: [holder], now: T })
+        const claimed = await claimOne(store, T)
+        await finish(store, { ...ref(claimed), outcome: 'retry', error: boom(), delayMs: 1000 }, T + 1)
+        expect((await store.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 2 }))[0]).toEqual({
+          id: holder.id,
+          state: 'retrying',
+          existing: true,
+        })
+      })
+
+      for (const ending of ['completed', 'failed', 'cancelled', 'failed by rescue'] as const) {
+        it(`without a TTL the key frees as soon as its job is ${ending}`, async () => {
+          const { store } = await setup()
+          const holder = jobInsert({ key: 'k', maxAttempts: 1 })
+          await store.jobInsertMany({ jobs: [holder], now: T })
+          const claimed = await claimOne(store, T)
+          if (ending === 'completed') await finish(store, { ...ref(claimed), outcome: 'completed', result: 'null' }, T + 1)
+          if (ending === 'failed') await finish(store, { ...ref(claimed), outcome: 'failed', error: boom() }, T + 1)
+          if (ending === 'cancelled') await store.jobCancel({ id: holder.id, now: T + 1 })
+          if (ending === 'failed by rescue') expect(await store.jobRescue({ limit: 10, now: T + 5000 })).toBe(1)
+          const next = jobInsert({ key: 'k' })
+          expect(await store.jobInsertMany({ jobs: [next], now: T + 6000 })).toEqual([{ id: next.id, state: 'queued', existing: false }])
+        })
+      }
+
+      it('with keyTtlMs the key stays held that long after the job finished', async () => {
+        const { store } = await setup()
+        const holder = jobInsert({ key: 'k', keyTtlMs: 5000 })
+        await store.jobInsertMany({ jobs: [holder], now: T })
+        const claimed = await claimOne(store, T)
+        await finish(store, { ...ref(claimed), outcome: 'completed', result: '1' }, T + 100)
+        expect(await store.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 5099 })).toEqual([
+          { id: holder.id, state: 'completed', existing: true },
+        ])
+        const after = jobInsert({ key: 'k' })
+        expect(await store.jobInsertMany({ jobs: [after], now: T + 5101 })).toEqual([{ id: after.id, state: 'queued', existing: false }])
+      })
+
+      it('concurrent inserts of one key from many connections create exactly one job', async () => {
+        const { store, open } = await setup()
+        const connections = [store, ...(await Promise.all(Array.from({ length: 7 }, () => open())))]
+        const candidates = connections.map(() => jobInsert({ key: 'race' }))
+        const results = (await Promise.all(connections.map((connection, i) => connection.jobInsertMany({ jobs: [candidates[i]!], now: T })))).flat()
+        const winner = results.find((result) => !result.existing)
+        expect(winner).toBeDefined()
+        expect(results.filter((result) => !result.existing)).toHaveLength(1)
+        for (const result of results) expect(result.id).toBe(winner!.id)
+        expect((await store.jobList({ limit: 100 })).map((job) => job.id)).toEqual([winner!.id])
+      })
+
+      it('concurrent batches with overlapping keys create one job per key', async () => {
+        const { store, open } = await setup()
+        const connections = [store, ...(await Promise.all(Array.from({ length: 5 }, () => open())))]
+        const keys = Array.from({ length: 30 }, (_, i) => `key-${i}`)
+        // Each connection inserts every key, in its own rotation, in batches of ten.
+        const results = await Promise.all(
+          connections.map(async (connection, c) => {
+            const mine = keys.slice(c * 5).concat(keys.slice(0, c * 5))
+            const out: { key: string; result: JobInsertResult }[] = []
+            for (let i = 0; i < mine.length; i += 10) {
+              const batch = mine.slice(i, i + 10)
+              const inserted = await connection.jobInsertMany({ jobs: batch.map((key) => jobInsert({ key })), now: T })
+              inserted.forEach((result, j) => out.push({ key: batch[j]!, result }))
+            }
+            return out
+          }),
+        )
+        const jobs = await store.jobList({ limit: 1000 })
+        expect(jobs).toHaveLength(keys.length)
+        const holderOf = new Map(jobs.map((job) => [job.key!, job.id]))
+        for (const { key, result } of results.flat()) expect(result.id).toBe(holderOf.get(key))
+        expect(results.flat().filter(({ result }) => !result.existing)).toHaveLength(keys.length)
+      })
+    })
+
+    // ─── Claim ────────────────────────────────────────────────────────────────────────────────
+
+    describe('claim', () => {
+      it('parallel claimers on several connections take every job exactly once', async () => {
+        const { store, open } = await setup()
+        const total = 2000
+        for (let i = 0; i < total; i += 500) {
+          await store.jobInsertMany({ jobs: Array.from({ length: 500 }, () => jobInsert()), now: T })
+        }
+        const connections = [store, ...(await Promise.all(Array.from({ length: 3 }, () => open())))]
+        const claimedBy = await Promise.all(
+          connections.map(async (connection, c) => {
+            const mine: ClaimedJob[] = []
+            // Two claimers per connection, so claims also race within one connection.
+            await Promise.all(
+              [0, 1].map(async (k) => {
+                while (true) {
+                  const batch = await connection.jobClaim({ queues: ['default'], workerId: `w${c}.${k}`, limit: 25, leaseMs: 60_000, now: T })
+                  if (batch.length === 0) return
+                  mine.push(...batch)
+                  const applied = await connection.jobFinishMany({
+                    finishes: batch.map((job) => ({ ...ref(job), outcome: 'completed', result: 'true' })),
+                    now: T,
+                  })
+                  expect(applied.every(Boolean)).toBe(true)
+                }
+              }),
+            )
+            return mine
+          }),
+        )
+        const ids = claimedBy.flat().map((job) => job.id)
+        expect(ids).toHaveLength(total)
+        expect(new Set(ids).size).toBe(total)
+        expect(await store.jobCounts()).toEqual([{ queue: 'default', state: 'completed', count: total }])
+        // More than one connection did real work (otherwise the test proved nothing about races).
+        expect(claimedBy.filter((jobs) => jobs.length > 0).length).toBeGreaterThan(1)
+      })
+
+      it('claims higher priority first, then earlier runAt, then insertion order', async () => {
+        const { store } = await setup()
+        const low = jobInsert({ priority: -1 })
+        const firstIn = jobInsert()
+        const secondIn = jobInsert()
+        const earlierRunAt = jobInsert({ runAt: T - 2000 })
+        const earliestRunAt = jobInsert({ runAt: T - 3000 })
+        const high = jobInsert({ priority: 10 })
+        const higher = jobInsert({ priority: 20, runAt: T - 1 })
+        await store.jobInsertMany({ jobs: [low, firstIn, secondIn, earlierRunAt, earliestRunAt, high, higher], now: T })
+        const order = [higher, high, earliestRunAt, earlierRunAt, firstIn, secondIn, low].map((job) => job.id)
+        const claimed: string[] = []
+        for (const limit of [1, 2, 4]) {
+          const batch = await store.jobClaim({ queues: ['default'], workerId: 'w', limit, leaseMs: 1000, now: T })
+          claimed.push(...batch.map((job) => job.id))
+        }
+        expect(claimed).toEqual(order)
+      })
+
+      it('a batch comes back in claim order', async () => {
+        const { store } = await setup()
+        const jobs = [jobInsert({ priority: 1 }), jobInsert({ priority: 3 }), jobInsert({ priority: 2 })]
+        await store.jobInsertMany({ jobs, now: T })
+        const claimed = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 10, leaseMs: 1000, now: T })
+        expect(claimed.map((job) => job.priority)).toEqual([3, 2, 1])
+      })
+
+      it('claims only from the requested queues', async () => {
+        const { store } = await setup()
+        const mine = jobInsert({ queue: 'mine' })
+        await store.jobInsertMany({ jobs: [jobInsert({ queue: 'other', priority: 100 }), mine], now: T })
+        const claimed = await store.jobClaim({ queues: ['mine'], workerId: 'w', limit: 10, leaseMs: 1000, now: T })
+        expect(claimed.map((job) => job.id)).toEqual([mine.id])
+        expect(await store.jobClaim({ queues: ['nothing-here'], workerId: 'w', limit: 10, leaseMs: 1000, now: T })).toEqual([])
+      })
+
+      it('a claim over several queues follows one order across them', async () => {
+        const { store } = await setup()
+        const a0 = jobInsert({ queue: 'a', priority: 0 })
+        const b5 = jobInsert({ queue: 'b', priority: 5 })
+        const a5old = jobInsert({ queue: 'a', priority: 5, runAt: T - 100 })
+        const c9 = jobInsert({ queue: 'c', priority: 9 })
+        const b0 = jobInsert({ queue: 'b', priority: 0 })
+        await store.jobInsertMany({ jobs: [a0, b5, a5old, c9, b0], now: T })
+        const claimed: string[] = []
+        for (let i = 0; i < 5; i++) {
+          const [job] = await store.jobClaim({ queues: ['a', 'b'], workerId: 'w', limit: 1, leaseMs: 1000, now: T })
+          if (job !== undefined) claimed.push(job.id)
+        }
+        expect(claimed).toEqual([a5old.id, b5.id, a0.id, b0.id])
+        expect((await store.jobGet({ id: c9.id }))?.state).toBe('queued')
+      })
+
+      it('returns at most limit jobs', async () => {
+        const { store } = await setup()
+        await store.jobInsertMany({ jobs: Array.from({ length: 10 }, () => jobInsert()), now: T })
+        const claim = (limit: number) => store.jobClaim({ queues: ['default'], workerId: 'w', limit, leaseMs: 1000, now: T })
+        expect(await claim(3)).toHaveLength(3)
+        expect(await claim(4)).toHaveLength(4)
+        expect(await claim(100)).toHaveLength(3)
+        expect(await claim(100)).toHaveLength(0)
+      })
+
+      it('scheduled jobs are not claimed until promoted', async () => {
+        const { store } = await setup()
+        const later = jobInsert({ runAt: T + 1000 })
+        await store.jobInsertMany({ jobs: [later], now: T })
+        const claim = (now: number) => store.jobClaim({ queues: ['default'], workerId: 'w', limit: 10, leaseMs: 1000, now })
+        expect(await claim(T)).toEqual([])
+        // Even with the run time past: claiming is of `queued` jobs only; promotion moves them.
+        expect(await claim(T + 5000)).toEqual([])
+        expect(await store.jobPromote({ limit: 10, now: T + 1000 })).toBe(1)
+        expect((await claim(T + 1000)).map((job) => job.id)).toEqual([later.id])
+      })
+
+      it('a claim starts the next attempt under a lease and writes a started event', async () => {
+        const { store } = await setup()
+        const job = jobInsert({
+          task: 't.x',
+          queue: 'q',
+          payload: JSON.stringify({ a: [1, 2] }),
+          metadata: JSON.stringify({ m: 1 }),
+          priority: 4,
+          maxAttempts: 5,
+          timeoutMs: 9000,
+          backoff: { type: 'fixed', delay: 100, jitter: 0 },
+          key: 'k',
+        })
+        await store.jobInsertMany({ jobs: [job], now: T - 10 })
+        const [claimed] = await store.jobClaim({ queues: ['q'], workerId: 'worker-1', limit: 1, leaseMs: 1500, now: T })
+        expect(claimed).toEqual({
+          id: job.id,
+          task: 't.x',
+          queue: 'q',
+          payload: { a: [1, 2] },
+          metadata: { m: 1 },
+          priority: 4,
+          attempt: 1,
+          maxAttempts: 5,
+          lease: expect.any(Number),
+          timeoutMs: 9000,
+          backoff: { type: 'fixed', delay: 100, jitter: 0 },
+          key: 'k',
+          createdAt: new Date(T - 10),
+          runAt: new Date(T - 10),
+        })
+        expect(await store.jobGet({ id: job.id })).toMatchObject({
+          state: 'running',
+          attempt: 1,
+          workerId: 'worker-1',
+          startedAt: new Date(T),
+          leaseExpiresAt: new Date(T + 1500),
+        })
+        const events = await store.eventList({ jobId: job.id, limit: 10 })
+        expect(events.map((event) => [event.type, event.state, event.attempt])).toEqual([
+          ['enqueued', 'queued', 0],
+          ['started', 'running', 1],
+        ])
+        expect(events[1]).toMatchObject({ at: new Date(T), data: { workerId: 'worker-1' } })
+      })
+
+      it('the lease token grows on every claim of a job', async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 10 })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const leases: number[] = []
+        const attempts: number[] = []
+        let now = T
+        const claim = async (): Promise<ClaimedJob> => {
+          const claimed = await claimOne(store, now)
+          leases.push(claimed.lease)
+          attempts.push(claimed.attempt)
+          return claimed
+        }
+        // released (attempt given back), rescued, cancelled and retried (attempts reset): the
+        // attempt number repeats, the lease never does.
+        await finish(store, { ...ref(await claim()), outcome: 'released' }, now)
+        await claim()
+        now += 5000
+        await store.jobRescue({ limit: 10, now })
+        await claim()
+        await store.jobCancel({ id: job.id, now })
+        await store.jobRetry({ id: job.id, now })
+        await claim()
+        expect(attempts).toEqual([1, 1, 2, 1])
+        for (let i = 1; i < leases.length; i++) expect(leases[i]).toBeGreaterThan(leases[i - 1]!)
+      })
+
+      it('claim on an empty store returns nothing', async () => {
+        const { store } = await setup()
+        expect(await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 10, leaseMs: 1000, now: T })).toEqual([])
+      })
+    })
+
+    // ─── Leases, heartbeats, rescue, fencing ──────────────────────────────────────────────────
+
+    describe('leases, heartbeats, rescue and fencing', () => {
+      it('a heartbeat extends the lease past its first expiry', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T, 1000) // expires at T + 1000
+        expect(await store.jobHeartbeat({ leases: [ref(claimed)], leaseMs: 1000, now: T + 800 })).toEqual([]) // → T + 1800
+        expect((await store.jobGet({ id: job.id }))?.leaseExpiresAt).toEqual(new Date(T + 1800))
+        expect(await store.jobRescue({ limit: 10, now: T + 1500 })).toBe(0)
+        expect((await store.jobGet({ id: job.id }))?.state).toBe('running')
+        expect(await store.jobRescue({ limit: 10, now: T + 2000 })).toBe(1)
+      })
+
+      it('rescue returns an expired job to queued, keeping its attempt, with a LeaseExpired error', async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 3 })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        await claimOne(store, T, 1000)
+        expect(await store.jobRescue({ limit: 10, now: T + 999 })).toBe(0)
+        expect(await store.jobRescue({ limit: 10, now: T + 2000 })).toBe(1)
+        const rescued = await store.jobGet({ id: job.id })
+        expect(rescued).toMatchObject({ state: 'queued', attempt: 1 })
+        expect(rescued?.workerId).toBeUndefined()
+        expect(rescued?.leaseExpiresAt).toBeUndefined()
+        expect(rescued?.finishedAt).toBeUndefined()
+        expect(rescued?.errors).toEqual([expect.objectContaining({ attempt: 1, at: new Date(T + 2000), name: 'LeaseExpired' })])
+        expect(rescued?.errors[0]?.message).toEqual(expect.any(String))
+        const events = await store.eventList({ jobId: job.id, limit: 10 })
+        expect(events.at(-1)).toMatchObject({ type: 'rescued', state: 'queued', attempt: 1, at: new Date(T + 2000), data: { error: { name: 'LeaseExpired' } } })
+        // And it runs again as the next attempt.
+        expect((await claimOne(store, T + 2000)).attempt).toBe(2)
+      })
+
+      it('rescue fails an expired job that has no attempts left', async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 1 })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        await claimOne(store, T, 1000)
+        expect(await store.jobRescue({ limit: 10, now: T + 2000 })).toBe(1)
+        expect(await store.jobGet({ id: job.id })).toMatchObject({
+          state: 'failed',
+          attempt: 1,
+          finishedAt: new Date(T + 2000),
+          errors: [expect.objectContaining({ attempt: 1, name: 'LeaseExpired' })],
+        })
+        expect((await timeline(store, job.id)).at(-1)).toEqual(['rescued', 'failed', 1])
+        expect(await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 10, leaseMs: 1000, now: T + 2000 })).toEqual([])
+      })
+
+      it('rescue takes only expired running jobs, at most limit', async () => {
+        const { store } = await setup()
+        await store.jobInsertMany({ jobs: Array.from({ length: 5 }, () => jobInsert()), now: T })
+        await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 3, leaseMs: 1000, now: T }) // expire T + 1000
+        await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 1, leaseMs: 9000, now: T }) // expires T + 9000
+        await store.jobInsertMany({ jobs: [jobInsert({ runAt: T + 100 })], now: T })
+        expect(await store.jobRescue({ limit: 2, now: T + 2000 })).toBe(2)
+        expect(await store.jobRescue({ limit: 10, now: T + 2000 })).toBe(1)
+        expect(await store.jobRescue({ limit: 10, now: T + 2000 })).toBe(0)
+        const counts = Object.fromEntries((await store.jobCounts()).map((count) => [count.state, count.count]))
+        expect(counts).toEqual({ queued: 4, running: 1, scheduled: 1 })
+      })
+
+      for (const outcome of ['completed', 'retry', 'failed', 'snoozed', 'released'] as const) {
+        it(`after rescue and a new claim, the old lease's ${outcome} is rejected and changes nothing`, async () => {
+          const { store } = await setup()
+          const job = jobInsert({ maxAttempts: 5 })
+          await store.jobInsertMany({ jobs: [job], now: T })
+          const stale = await claimOne(store, T, 1000)
+          await store.jobRescue({ limit: 10, now: T + 2000 })
+          const current = await claimOne(store, T + 2000, 1000)
+          expect(current.lease).not.toBe(stale.lease)
+          const before = await store.jobGet({ id: job.id })
+          const eventsBefore = await store.eventList({ jobId: job.id, limit: 100 })
+
+          expect(await store.jobFinishMany({ finishes: [finishOf(stale, outcome)], now: T + 2100 })).toEqual([false])
+          expect(await store.jobGet({ id: job.id })).toEqual(before)
+          expect(await store.eventList({ jobId: job.id, limit: 100 })).toEqual(eventsBefore)
+          // The holder of the current lease still finishes it.
+          expect(await store.jobFinishMany({ finishes: [finishOf(current, outcome)], now: T + 2200 })).toEqual([true])
+        })
+      }
+
+      it("after rescue and a new claim, the old lease's heartbeat is reported lost and extends nothing", async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const stale = await claimOne(store, T, 1000)
+        await store.jobRescue({ limit: 10, now: T + 2000 })
+        await claimOne(store, T + 2000, 1000)
+        expect(await store.jobHeartbeat({ leases: [ref(stale)], leaseMs: 60_000, now: T + 2100 })).toEqual([{ id: job.id, state: 'running' }])
+        expect((await store.jobGet({ id: job.id }))?.leaseExpiresAt).toEqual(new Date(T + 3000))
+      })
+
+      it("after rescue and a new claim, the old lease's notes are ignored", async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const stale = await claimOne(store, T, 1000)
+        await store.jobRescue({ limit: 10, now: T + 2000 })
+        const current = await claimOne(store, T + 2000, 1000)
+        await store.jobNoteMany({ notes: [{ ...ref(current), progress: '1' }], now: T + 2001 })
+        const eventsBefore = await store.eventList({ jobId: job.id, limit: 100 })
+        await store.jobNoteMany({ notes: [{ ...ref(stale), progress: '99', log: 'from the past' }], now: T + 2002 })
+        expect((await store.jobGet({ id: job.id }))?.progress).toBe(1)
+        expect(await store.eventList({ jobId: job.id, limit: 100 })).toEqual(eventsBefore)
+      })
+
+      it('a rescued job that nobody re-claimed still rejects the old lease', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const stale = await claimOne(store, T, 1000)
+        await store.jobRescue({ limit: 10, now: T + 2000 })
+        expect(await store.jobFinishMany({ finishes: [finishOf(stale, 'completed')], now: T + 2001 })).toEqual([false])
+        expect(await store.jobHeartbeat({ leases: [ref(stale)], leaseMs: 1000, now: T + 2001 })).toEqual([{ id: job.id, state: 'queued' }])
+        expect((await store.jobGet({ id: job.id }))?.state).toBe('queued')
+      })
+
+      it('finishing a cancelled job does nothing', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        await store.jobCancel({ id: job.id, now: T + 1 })
+        const before = await store.jobGet({ id: job.id })
+        for (const outcome of ['completed', 'retry', 'failed', 'snoozed', 'released'] as const) {
+          expect(await store.jobFinishMany({ finishes: [finishOf(claimed, outcome)], now: T + 2 }), outcome).toEqual([false])
+        }
+        expect(await store.jobGet({ id: job.id })).toEqual(before)
+        expect((await timeline(store, job.id)).at(-1)).toEqual(['cancelled', 'cancelled', 1])
+      })
+
+      it('a heartbeat reports each lost lease with the state that replaced it', async () => {
+        const { store } = await setup()
+        const [held, cancelled, done, missing] = [jobInsert(), jobInsert(), jobInsert(), jobInsert()]
+        await store.jobInsertMany({ jobs: [held, cancelled, done], now: T })
+        const claimed = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 3, leaseMs: 1000, now: T })
+        const byId = new Map(claimed.map((job) => [job.id, job]))
+        await store.jobCancel({ id: cancelled.id, now: T + 1 })
+        await finish(store, { ...ref(byId.get(done.id)!), outcome: 'completed', result: '0' }, T + 1)
+        const lost = await store.jobHeartbeat({
+          leases: [ref(byId.get(held.id)!), ref(byId.get(cancelled.id)!), ref(byId.get(done.id)!), { id: missing.id, lease: 1 }],
+          leaseMs: 1000,
+          now: T + 2,
+        })
+        const byJob = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id)
+        expect([...lost].sort(byJob)).toEqual(
+          [
+            { id: cancelled.id, state: 'cancelled' },
+            { id: done.id, state: 'completed' },
+            { id: missing.id, state: 'missing' },
+          ].sort(byJob),
+        )
+        expect((await store.jobGet({ id: held.id }))?.leaseExpiresAt).toEqual(new Date(T + 1002))
+      })
+
+      it('a lease finishes once: a second finish under it is rejected', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        expect(
+          await store.jobFinishMany({ finishes: [finishOf(claimed, 'completed'), finishOf(claimed, 'failed')], now: T + 1 }),
+        ).toEqual([true, false])
+        expect(await store.jobFinishMany({ finishes: [finishOf(claimed, 'retry')], now: T + 2 })).toEqual([false])
+        expect((await store.jobGet({ id: job.id }))?.state).toBe('completed')
+      })
+
+      it('a finish under a lease the job never had is rejected', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        expect(await store.jobFinishMany({ finishes: [{ ...finishOf(claimed, 'completed'), lease: claimed.lease + 1 }], now: T + 1 })).toEqual([false])
+        expect(await store.jobFinishMany({ finishes: [{ ...finishOf(claimed, 'completed'), id: uuidv7() }], now: T + 1 })).toEqual([false])
+        expect((await store.jobGet({ id: job.id }))?.state).toBe('running')
+      })
+    })
+
+    // ─── Outcomes ─────────────────────────────────────────────────────────────────────────────
+
+    describe('outcomes', () => {
+      it('completed stores the result and finishedAt and releases the lease', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        await finish(store, { ...ref(claimed), outcome: 'completed', result: JSON.stringify({ url: 'x', sizes: [1, 2] }) }, T + 50)
+        const done = await store.jobGet({ id: job.id })
+        expect(done).toMatchObject({ state: 'completed', result: { url: 'x', sizes: [1, 2] }, attempt: 1, finishedAt: new Date(T + 50) })
+        expect(done?.workerId).toBeUndefined()
+        expect(done?.leaseExpiresAt).toBeUndefined()
+        expect((await store.eventList({ jobId: job.id, limit: 10 })).at(-1)).toMatchObject({ type: 'completed', state: 'completed', attempt: 1, at: new Date(T + 50) })
+      })
+
+      it('retry makes the job retrying, due delayMs later, with the error appended', async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 3 })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const first = await claimOne(store, T)
+        await finish(store, { ...ref(first), outcome: 'retry', error: { name: 'TypeError', message: 'first', stack: 'TypeError: first\n    at x' }, delayMs: 1000 }, T + 10)
+        const retrying = await store.jobGet({ id: job.id })
+        expect(retrying).toMatchObject({ state: 'retrying', attempt: 1, runAt: new Date(T + 1010) })
+        expect(retrying?.finishedAt).toBeUndefined()
+        expect(retrying?.workerId).toBeUndefined()
+        expect(retrying?.errors).toEqual([{ attempt: 1, at: new Date(T + 10), name: 'TypeError', message: 'first', stack: 'TypeError: first\n    at x' }])
+        expect((await store.eventList({ jobId: job.id, limit: 10 })).at(-1)).toMatchObject({
+          type: 'retrying',
+          state: 'retrying',
+          attempt: 1,
+          at: new Date(T + 10),
+          data: { error: { name: 'TypeError', message: 'first' } },
+        })
+        expect(await store.jobNextDue()).toBe(T + 1010)
+
+        // The backoff elapses, the job runs again, and the second error joins the first.
+        expect(await store.jobPromote({ limit: 10, now: T + 1010 })).toBe(1)
+        const second = await claimOne(store, T + 1010)
+        expect(second.attempt).toBe(2)
+        await finish(store, { ...ref(second), outcome: 'retry', error: { name: 'Error', message: 'second' }, delayMs: 2000 }, T + 1020)
+        const again = await store.jobGet({ id: job.id })
+        expect(again?.runAt).toEqual(new Date(T + 3020))
+        expect(again?.errors).toEqual([
+          expect.objectContaining({ attempt: 1, message: 'first' }),
+          { attempt: 2, at: new Date(T + 1020), name: 'Error', message: 'second' },
+        ])
+      })
+
+      it('promote moves due scheduled and retrying jobs to queued at their run time, not before', async () => {
+        const { store } = await setup()
+        const scheduled = jobInsert({ runAt: T + 1000 })
+        const retried = jobInsert()
+        await store.jobInsertMany({ jobs: [scheduled, retried], now: T })
+        await finish(store, { ...ref(await claimOne(store, T)), outcome: 'retry', error: boom(), delayMs: 2000 }, T) // due T + 2000
+        expect(await store.jobNextDue()).toBe(T + 1000)
+
+        expect(await store.jobPromote({ limit: 10, now: T + 999 })).toBe(0)
+        expect((await store.jobGet({ id: scheduled.id }))?.state).toBe('scheduled')
+        expect(await store.jobPromote({ limit: 10, now: T + 1000 })).toBe(1)
+        expect((await store.jobGet({ id: scheduled.id }))?.state).toBe('queued')
+        expect(await store.jobNextDue()).toBe(T + 2000)
+
+        expect(await store.jobPromote({ limit: 10, now: T + 1999 })).toBe(0)
+        expect(await store.jobPromote({ limit: 10, now: T + 2000 })).toBe(1)
+        expect(await store.jobGet({ id: retried.id })).toMatchObject({ state: 'queued', attempt: 1 })
+        expect(await store.jobNextDue()).toBeUndefined()
+
+        expect(await timeline(store, scheduled.id)).toEqual([
+          ['enqueued', 'scheduled', 0],
+          ['promoted', 'queued', 0],
+        ])
+        expect((await timeline(store, retried.id)).at(-1)).toEqual(['promoted', 'queued', 1])
+      })
+
+      it('promote honours limit, earliest first', async () => {
+        const { store } = await setup()
+        const jobs = [3000, 1000, 2000].map((delay) => jobInsert({ delayMs: delay }))
+        await store.jobInsertMany({ jobs, now: T })
+        expect(await store.jobPromote({ limit: 2, now: T + 5000 })).toBe(2)
+        expect((await store.jobGet({ id: jobs[0]!.id }))?.state).toBe('scheduled')
+        expect(await store.jobNextDue()).toBe(T + 3000)
+        expect(await store.jobPromote({ limit: 2, now: T + 5000 })).toBe(1)
+      })
+
+      it('jobNextDue is undefined when nothing waits', async () => {
+        const { store } = await setup()
+        expect(await store.jobNextDue()).toBeUndefined()
+        await store.jobInsertMany({ jobs: [jobInsert()], now: T })
+        expect(await store.jobNextDue()).toBeUndefined()
+      })
+
+      it('failed is final and records the error', async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 5 })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        await finish(store, { ...ref(claimed), outcome: 'failed', error: { name: 'PermanentError', message: 'bad input', stack: 's' } }, T + 5)
+        expect(await store.jobGet({ id: job.id })).toMatchObject({
+          state: 'failed',
+          attempt: 1,
+          finishedAt: new Date(T + 5),
+          errors: [{ attempt: 1, at: new Date(T + 5), name: 'PermanentError', message: 'bad input', stack: 's' }],
+        })
+        expect((await store.eventList({ jobId: job.id, limit: 10 })).at(-1)).toMatchObject({
+          type: 'failed',
+          state: 'failed',
+          attempt: 1,
+          data: { error: { name: 'PermanentError', message: 'bad input' } },
+        })
+        expect(await store.jobPromote({ limit: 10, now: T + 1e9 })).toBe(0)
+        expect(await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 10, leaseMs: 1000, now: T + 10 })).toEqual([])
+      })
+
+      it('snoozed returns the job to scheduled with its attempt given back', async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 1 })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        await finish(store, { ...ref(claimed), outcome: 'snoozed', delayMs: 3000 }, T + 10)
+        const snoozed = await store.jobGet({ id: job.id })
+        expect(snoozed).toMatchObject({ state: 'scheduled', attempt: 0, runAt: new Date(T + 3010), errors: [] })
+        expect(snoozed?.finishedAt).toBeUndefined()
+        expect(await store.jobNextDue()).toBe(T + 3010)
+        expect((await timeline(store, job.id)).at(-1)).toEqual(['snoozed', 'scheduled', 0])
+        expect(await store.jobPromote({ limit: 10, now: T + 3009 })).toBe(0)
+        expect(await store.jobPromote({ limit: 10, now: T + 3010 })).toBe(1)
+        // Its single attempt is still there to spend.
+        expect((await claimOne(store, T + 3010)).attempt).toBe(1)
+      })
+
+      it('released returns the job to queued at once with its attempt given back', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        await finish(store, { ...ref(claimed), outcome: 'released' }, T + 10)
+        const released = await store.jobGet({ id: job.id })
+        expect(released).toMatchObject({ state: 'queued', attempt: 0, errors: [] })
+        expect(released?.workerId).toBeUndefined()
+        expect((await timeline(store, job.id)).at(-1)).toEqual(['released', 'queued', 0])
+        const again = await claimOne(store, T + 10)
+        expect(again.attempt).toBe(1)
+      })
+
+      it('a batch of finishes applies each on its own merits', async () => {
+        const { store } = await setup()
+        await store.jobInsertMany({ jobs: [jobInsert(), jobInsert(), jobInsert()], now: T })
+        const [a, b, c] = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 3, leaseMs: 1000, now: T })
+        await store.jobCancel({ id: b!.id, now: T })
+        const applied = await store.jobFinishMany({
+          finishes: [finishOf(a!, 'completed'), finishOf(b!, 'completed'), finishOf(c!, 'retry')],
+          now: T + 1,
+        })
+        expect(applied).toEqual([true, false, true])
+        expect((await Promise.all([a, b, c].map((job) => store.jobGet({ id: job!.id })))).map((job) => job?.state)).toEqual([
+          'completed',
+          'cancelled',
+          'retrying',
+        ])
+      })
+    })
+
+    // ─── Cancel and retry ─────────────────────────────────────────────────────────────────────
+
+    describe('cancel and retry', () => {
+      for (const state of ['queued', 'scheduled', 'running', 'retrying'] as const) {
+        it(`cancels a ${state} job`, async () => {
+          const { store } = await setup()
+          const id = await jobIn(store, state)
+          const attempt = (await store.jobGet({ id }))!.attempt
+          const cancelled = await store.jobCancel({ id, now: T + 100 })
+          expect(cancelled).toMatchObject({ id, state: 'cancelled', finishedAt: new Date(T + 100), attempt })
+          expect(cancelled.workerId).toBeUndefined()
+          expect(await store.jobGet({ id })).toMatchObject({ state: 'cancelled', finishedAt: new Date(T + 100) })
+          expect((await store.eventList({ jobId: id, limit: 20 })).at(-1)).toMatchObject({
+            type: 'cancelled',
+            state: 'cancelled',
+            attempt,
+            at: new Date(T + 100),
+          })
+          // Nothing brings it back on its own.
+          expect(await store.jobPromote({ limit: 10, now: T + 1e9 })).toBe(0)
+          expect(await store.jobRescue({ limit: 10, now: T + 1e9 })).toBe(0)
+          expect(await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 10, leaseMs: 1000, now: T + 1e9 })).toEqual([])
+        })
+      }
+
+      for (const state of ['completed', 'failed', 'cancelled'] as const) {
+        it(`cancelling a ${state} job is INVALID_STATE and changes nothing`, async () => {
+          const { store } = await setup()
+          const id = await jobIn(store, state)
+          const before = await store.jobGet({ id })
+          await expectCode(() => store.jobCancel({ id, now: T + 100 }), 'INVALID_STATE')
+          expect(await store.jobGet({ id })).toEqual(before)
+        })
+      }
+
+      it('cancel and retry of an unknown id are JOB_NOT_FOUND', async () => {
+        const { store } = await setup()
+        await expectCode(() => store.jobCancel({ id: uuidv7(), now: T }), 'JOB_NOT_FOUND')
+        await expectCode(() => store.jobRetry({ id: uuidv7(), now: T }), 'JOB_NOT_FOUND')
+      })
+
+      for (const state of ['failed', 'cancelled'] as const) {
+        it(`retry puts a ${state} job back to queued with attempts from zero, and it runs again`, async () => {
+          const { store } = await setup()
+          const id = await jobIn(store, state)
+          const old = (await store.jobGet({ id }))!
+          const retried = await store.jobRetry({ id, now: T + 500 })
+          expect(retried).toMatchObject({ id, state: 'queued', attempt: 0, runAt: new Date(T + 500) })
+          expect(retried.finishedAt).toBeUndefined()
+          expect(retried.result).toBeUndefined()
+          expect(await store.jobGet({ id })).toEqual(retried)
+          expect((await timeline(store, id)).at(-1)).toEqual(['retried', 'queued', 0])
+          const claimed = await claimOne(store, T + 500)
+          expect(claimed).toMatchObject({ id, attempt: 1 })
+          await finish(store, { ...ref(claimed), outcome: 'completed', result: '"second time"' }, T + 600)
+          expect(await store.jobGet({ id })).toMatchObject({ state: 'completed', result: 'second time', createdAt: old.createdAt })
+        })
+      }
+
+      for (const state of ['queued', 'scheduled', 'running', 'retrying', 'completed'] as const) {
+        it(`retry of a ${state} job is INVALID_STATE and changes nothing`, async () => {
+          const { store } = await setup()
+          const id = await jobIn(store, state)
+          const before = await store.jobGet({ id })
+          await expectCode(() => store.jobRetry({ id, now: T + 100 }), 'INVALID_STATE')
+          expect(await store.jobGet({ id })).toEqual(before)
+        })
+      }
+
+      it('retry is INVALID_STATE while its key is held by another unfinished job', async () => {
+        const { store } = await setup()
+        const original = jobInsert({ key: 'k', maxAttempts: 1 })
+        await store.jobInsertMany({ jobs: [original], now: T })
+        await finish(store, { ...ref(await claimOne(store, T)), outcome: 'failed', error: boom() }, T + 1)
+        const successor = jobInsert({ key: 'k' })
+        expect((await store.jobInsertMany({ jobs: [successor], now: T + 2 }))[0]?.existing).toBe(false)
+
+        await expectCode(() => store.jobRetry({ id: original.id, now: T + 3 }), 'INVALID_STATE')
+        expect((await store.jobGet({ id: original.id }))?.state).toBe('failed')
+
+        // Once the successor finished, the retry goes through and the original holds the key again.
+        await store.jobCancel({ id: successor.id, now: T + 4 })
+        await store.jobRetry({ id: original.id, now: T + 5 })
+        expect(await store.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 6 })).toEqual([
+          { id: original.id, state: 'queued', existing: true },
+        ])
+      })
+    })
+
+    // ─── Pruning ──────────────────────────────────────────────────────────────────────────────
+
+    describe('pruning', () => {
+      const retention = { completed: 1000, failed: 5000, cancelled: 3000 }
+
+      it("deletes finished jobs once each state's retention has passed since finishedAt", async () => {
+        const { store } = await setup()
+        const completed = await jobIn(store, 'completed') // each finishes at T + 20
+        const failed = await jobIn(store, 'failed')
+        const cancelled = await jobIn(store, 'cancelled')
+        const exists = async () =>
+          Promise.all([completed, failed, cancelled].map(async (id) => (await store.jobGet({ id })) !== undefined))
+        expect(await store.jobPrune({ olderThanMs: retention, limit: 100, now: T + 500 })).toBe(0)
+        expect(await store.jobPrune({ olderThanMs: retention, limit: 100, now: T + 2000 })).toBe(1)
+        expect(await exists()).toEqual([false, true, true])
+        expect(await store.jobPrune({ olderThanMs: retention, limit: 100, now: T + 4000 })).toBe(1)
+        expect(await exists()).toEqual([false, true, false])
+        expect(await store.jobPrune({ olderThanMs: retention, limit: 100, now: T + 6000 })).toBe(1)
+        expect(await exists()).toEqual([false, false, false])
+      })
+
+      it('never prunes unfinished jobs, however old', async () => {
+        const { store } = await setup()
+        const ids: string[] = []
+        // Claiming states first: jobIn claims the oldest queued job.
+        for (const state of ['running', 'retrying', 'queued', 'scheduled'] as const) ids.push(await jobIn(store, state))
+        const zero = { completed: 0, failed: 0, cancelled: 0 }
+        expect(await store.jobPrune({ olderThanMs: zero, limit: 100, now: T + 1e10 })).toBe(0)
+        for (const id of ids) expect(await store.jobGet({ id })).toBeDefined()
+      })
+
+      it("deletes a pruned job's events and keeps the others'", async () => {
+        const { store } = await setup()
+        const pruned = await jobIn(store, 'completed')
+        const kept = await jobIn(store, 'queued')
+        const keptEvents = await store.eventList({ jobId: kept, limit: 100 })
+        expect(await store.jobPrune({ olderThanMs: retention, limit: 100, now: T + 1e6 })).toBe(1)
+        expect(await store.eventList({ jobId: pruned, limit: 100 })).toEqual([])
+        expect(await store.eventList({ limit: 1000 })).toEqual(keptEvents)
+      })
+
+      it('honours limit', async () => {
+        const { store } = await setup()
+        await store.jobInsertMany({ jobs: Array.from({ length: 10 }, () => jobInsert()), now: T })
+        for (const job of await store.jobList({ limit: 100 })) await store.jobCancel({ id: job.id, now: T })
+        const prune = () => store.jobPrune({ olderThanMs: retention, limit: 4, now: T + 1e6 })
+        expect([await prune(), await prune(), await prune(), await prune()]).toEqual([4, 4, 2, 0])
+        expect(await store.jobList({ limit: 100 })).toEqual([])
+      })
+
+      it('an expired key is free, and pruning leaves the job that held it until its own retention', async () => {
+        const { store } = await setup()
+        const holder = jobInsert({ key: 'k', keyTtlMs: 1000 })
+        await store.jobInsertMany({ jobs: [holder], now: T })
+        await finish(store, { ...ref(await claimOne(store, T)), outcome: 'completed', result: '1' }, T)
+        const long = { completed: 1e9, failed: 1e9, cancelled: 1e9 }
+        expect(await store.jobPrune({ olderThanMs: long, limit: 100, now: T + 2000 })).toBe(0)
+        expect(await store.jobGet({ id: holder.id })).toBeDefined()
+        const next = jobInsert({ key: 'k' })
+        expect(await store.jobInsertMany({ jobs: [next], now: T + 2000 })).toEqual([{ id: next.id, state: 'queued', existing: false }])
+      })
+
+      it('pruning a job frees a key it still held', async () => {
+        const { store } = await setup()
+        const holder = jobInsert({ key: 'k', keyTtlMs: 1e9 })
+        await store.jobInsertMany({ jobs: [holder], now: T })
+        await finish(store, { ...ref(await claimOne(store, T)), outcome: 'completed', result: '1' }, T)
+        expect(await store.jobPrune({ olderThanMs: retention, limit: 100, now: T + 2000 })).toBe(1)
+        const next = jobInsert({ key: 'k' })
+        expect(await store.jobInsertMany({ jobs: [next], now: T + 2000 })).toEqual([{ id: next.id, state: 'queued', existing: false }])
+      })
+
+      it('pruning a job does not free its key when a newer job holds it', async () => {
+        const { store } = await setup()
+        const old = jobInsert({ key: 'k' })
+        await store.jobInsertMany({ jobs: [old], now: T })
+        await store.jobCancel({ id: old.id, now: T })
+        const holder = jobInsert({ key: 'k' })
+        await store.jobInsertMany({ jobs: [holder], now: T + 1 })
+        expect(await store.jobPrune({ olderThanMs: retention, limit: 100, now: T + 1e6 })).toBe(1)
+        expect(await store.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 1e6 })).toEqual([
+          { id: holder.id, state: 'queued', existing: true },
+        ])
+      })
+    })
+
+    // ─── Event log ────────────────────────────────────────────────────────────────────────────
+
+    describe('event log', () => {
+      it("a job's life appends one event per transition, in order, with state and attempt", async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 3, runAt: T + 100 })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        let now = T + 100
+        await store.jobPromote({ limit: 10, now })
+        await finish(store, { ...ref(await claimOne(store, now)), outcome: 'retry', error: boom(), delayMs: 100 }, ++now)
+        now += 100
+        await store.jobPromote({ limit: 10, now })
+        await finish(store, { ...ref(await claimOne(store, now)), outcome: 'snoozed', delayMs: 100 }, ++now)
+        now += 100
+        await store.jobPromote({ limit: 10, now })
+        await finish(store, { ...ref(await claimOne(store, now)), outcome: 'released' }, ++now)
+        const last = await claimOne(store, ++now)
+        await store.jobNoteMany({ notes: [{ ...ref(last), progress: '50' }], now: ++now })
+        await store.jobNoteMany({ notes: [{ ...ref(last), log: 'nearly there' }], now: ++now })
+        await finish(store, { ...ref(last), outcome: 'completed', result: '"done"' }, ++now)
+
+        const events = await store.eventList({ jobId: job.id, limit: 100 })
+        expect(events.map((event) => [event.type, event.state, event.attempt])).toEqual([
+          ['enqueued', 'scheduled', 0],
+          ['promoted', 'queued', 0],
+          ['started', 'running', 1],
+          ['retrying', 'retrying', 1],
+          ['promoted', 'queued', 1],
+          ['started', 'running', 2],
+          ['snoozed', 'scheduled', 1],
+          ['promoted', 'queued', 1],
+          ['started', 'running', 2],
+          ['released', 'queued', 1],
+          ['started', 'running', 2],
+          ['progress', 'running', 2],
+          ['log', 'running', 2],
+          ['completed', 'completed', 2],
+        ])
+        expectIncreasing(events)
+        for (let i = 1; i < events.length; i++) expect(events[i]!.at.getTime()).toBeGreaterThanOrEqual(events[i - 1]!.at.getTime())
+        expect(events.at(-1)?.at).toEqual(new Date(now))
+        for (const event of events) expect(event).toMatchObject({ jobId: job.id, task: job.task, queue: job.queue })
+      })
+
+      it('rescue, failure, manual retry and cancel append their events', async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 2 })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        await claimOne(store, T, 1000)
+        await store.jobRescue({ limit: 10, now: T + 2000 })
+        await finish(store, { ...ref(await claimOne(store, T + 2000)), outcome: 'failed', error: boom() }, T + 2001)
+        await store.jobRetry({ id: job.id, now: T + 3000 })
+        await store.jobCancel({ id: job.id, now: T + 3001 })
+        expect(await timeline(store, job.id)).toEqual([
+          ['enqueued', 'queued', 0],
+          ['started', 'running', 1],
+          ['rescued', 'queued', 1],
+          ['started', 'running', 2],
+          ['failed', 'failed', 2],
+          ['retried', 'queued', 0],
+          ['cancelled', 'cancelled', 0],
+        ])
+      })
+
+      it('eventList after a cursor returns only later events, in seq order, up to limit', async () => {
+        const { store } = await setup()
+        await store.jobInsertMany({ jobs: Array.from({ length: 6 }, () => jobInsert()), now: T })
+        await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 6, leaseMs: 1000, now: T })
+        const all = await store.eventList({ limit: 100 })
+        expect(all).toHaveLength(12)
+        expectIncreasing(all)
+        const cursor = all[4]!.seq
+        expect(await store.eventList({ after: cursor, limit: 3 })).toEqual(all.slice(5, 8))
+        expect(await store.eventList({ after: all.at(-1)!.seq, limit: 3 })).toEqual([])
+        // Per job, with a cursor too.
+        const one = all[0]!.jobId
+        const mine = all.filter((event) => event.jobId === one)
+        expect(await store.eventList({ jobId: one, limit: 100 })).toEqual(mine)
+        expect(await store.eventList({ jobId: one, after: mine[0]!.seq, limit: 100 })).toEqual(mine.slice(1))
+      })
+
+      it('a follower using after sees every event exactly once while other connections write', async () => {
+        const { store, open } = await setup()
+        const writers = await Promise.all([open(), open(), open()])
+        let writing = true
+        const write = async (connection: Store, w: number): Promise<void> => {
+          for (let round = 0; round < 15; round++) {
+            await connection.jobInsertMany({ jobs: [jobInsert(), jobInsert()], now: T })
+            const claimed = await connection.jobClaim({ queues: ['default'], workerId: `w${w}`, limit: 2, leaseMs: 1000, now: T })
+            await connection.jobFinishMany({ finishes: claimed.map((job) => finishOf(job, 'completed')), now: T })
+          }
+        }
+        const seen: JobEvent[] = []
+        const follow = async (): Promise<void> => {
+          let cursor = 0
+          // Keep reading until the writers are done and one more read finds nothing new.
+          while (true) {
+            const done = !writing
+            const page = await store.eventList({ after: cursor, limit: 7 })
+            seen.push(...page)
+            if (page.length > 0) cursor = page.at(-1)!.seq
+            else if (done) return
+            // Yield to the event loop so writers on this process make progress; not a sleep.
+            await new Promise((resolve) => setImmediate(resolve))
+          }
+        }
+        const following = follow()
+        await Promise.all(writers.map((connection, w) => write(connection, w)))
+        writing = false
+        await following
+        expectIncreasing(seen)
+        const all = await store.eventList({ limit: 10_000 })
+        expect(all.length).toBeGreaterThan(0)
+        expect(seen.map((event) => event.seq)).toEqual(all.map((event) => event.seq))
+      })
+
+      it('notes store progress on the job and append progress and log events while the lease holds', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        await store.jobNoteMany({ notes: [{ ...ref(claimed), progress: '10' }], now: T + 1 })
+        expect((await store.jobGet({ id: job.id }))?.progress).toBe(10)
+        await store.jobNoteMany({
+          notes: [
+            { ...ref(claimed), progress: JSON.stringify({ done: 3, of: 4 }), log: 'three down' },
+            { ...ref(claimed), log: 'one to go' },
+          ],
+          now: T + 2,
+        })
+        expect((await store.jobGet({ id: job.id }))?.progress).toEqual({ done: 3, of: 4 })
+        const events = (await store.eventList({ jobId: job.id, limit: 100 })).slice(2)
+        expect(events.map((event) => [event.type, event.state, event.attempt, event.data])).toEqual([
+          ['progress', 'running', 1, { progress: 10 }],
+          ['progress', 'running', 1, { progress: { done: 3, of: 4 } }],
+          ['log', 'running', 1, { message: 'three down' }],
+          ['log', 'running', 1, { message: 'one to go' }],
+        ])
+
+        // Once the attempt ended, its notes are dropped.
+        await finish(store, { ...ref(claimed), outcome: 'completed', result: 'null' }, T + 3)
+        const count = (await store.eventList({ jobId: job.id, limit: 100 })).length
+        await store.jobNoteMany({ notes: [{ ...ref(claimed), progress: '100', log: 'late' }], now: T + 4 })
+        expect((await store.jobGet({ id: job.id }))?.progress).toEqual({ done: 3, of: 4 })
+        expect(await store.eventList({ jobId: job.id, limit: 100 })).toHaveLength(count)
+      })
+    })
+
+    // ─── Listing ──────────────────────────────────────────────────────────────────────────────
+
+    describe('listing', () => {
+      /** 24 jobs over two queues and two tasks; a third of them completed. */
+      async function populate(store: Store): Promise<JobInsert[]> {
+        const jobs = Array.from({ length: 24 }, (_, i) => jobInsert({ queue: i % 2 === 0 ? 'even' : 'odd', task: i % 3 === 0 ? 'fizz' : 'plain' }))
+        // Several batches, so ids come from more than one insert.
+        for (let i = 0; i < jobs.length; i += 8) await store.jobInsertMany({ jobs: jobs.slice(i, i + 8), now: T })
+        for (let i = 0; i < jobs.length; i += 3) {
+          const [claimed] = await store.jobClaim({ queues: [jobs[i]!.queue], workerId: 'w', limit: 1, leaseMs: 1000, now: T })
+          await finish(store, { ...ref(claimed!), outcome: 'completed', result: 'null' }, T)
+        }
+        return jobs
+      }
+
+      it('lists newest first', async () => {
+        const { store } = await setup()
+        const jobs = await populate(store)
+        expect((await store.jobList({ limit: 100 })).map((job) => job.id)).toEqual(jobs.map((job) => job.id).reverse())
+        expect((await store.jobList({ limit: 5 })).map((job) => job.id)).toEqual(jobs.map((job) => job.id).reverse().slice(0, 5))
+      })
+
+      it('filters by states, queue and task, alone and combined', async () => {
+        const { store } = await setup()
+        await populate(store)
+        const all = await store.jobList({ limit: 100 })
+        const ids = (jobs: JobInfo[]) => jobs.map((job) => job.id)
+        const expectFilter = async (filter: { states?: JobState[]; queue?: string; task?: string }, keep: (job: JobInfo) => boolean) => {
+          const listed = await store.jobList({ ...filter, limit: 100 })
+          expect(ids(listed), JSON.stringify(filter)).toEqual(ids(all.filter(keep)))
+        }
+        await expectFilter({ states: ['completed'] }, (job) => job.state === 'completed')
+        await expectFilter({ states: ['queued', 'completed'] }, (job) => job.state === 'queued' || job.state === 'completed')
+        await expectFilter({ states: ['failed'] }, () => false)
+        await expectFilter({ queue: 'odd' }, (job) => job.queue === 'odd')
+        await expectFilter({ task: 'fizz' }, (job) => job.task === 'fizz')
+        await expectFilter({ queue: 'even', task: 'plain', states: ['queued'] }, (job) => job.queue === 'even' && job.task === 'plain' && job.state === 'queued')
+        expect(all.filter((job) => job.state === 'completed').length).toBeGreaterThan(0)
+      })
+
+      it('pages with before, visiting every job exactly once', async () => {
+        const { store } = await setup()
+        const jobs = await populate(store)
+        for (const filter of [{}, { queue: 'odd' }, { states: ['queued' as const] }]) {
+          const expected = await store.jobList({ ...filter, limit: 1000 })
+          const visited: string[] = []
+          let before: string | undefined
+          while (true) {
+            const page = await store.jobList({ ...filter, before, limit: 5 })
+            visited.push(...page.map((job) => job.id))
+            if (page.length < 5) break
+            before = page.at(-1)!.id
+          }
+          expect(visited, JSON.stringify(filter)).toEqual(expected.map((job) => job.id))
+        }
+        expect((await store.jobList({ limit: 1000 })).length).toBe(jobs.length)
+      })
+
+      it('jobCounts counts jobs per queue and state', async () => {
+        const { store } = await setup()
+        expect(await store.jobCounts()).toEqual([])
+        await populate(store)
+        await store.jobInsertMany({ jobs: [jobInsert({ queue: 'odd', delayMs: 1000 })], now: T })
+        const counts = (await store.jobCounts()).filter((count) => count.count > 0)
+        const sorted = [...counts].sort((a, b) => a.queue.localeCompare(b.queue) || a.state.localeCompare(b.state))
+        expect(sorted).toEqual([
+          { queue: 'even', state: 'completed', count: 4 },
+          { queue: 'even', state: 'queued', count: 8 },
+          { queue: 'odd', state: 'completed', count: 4 },
+          { queue: 'odd', state: 'queued', count: 8 },
+          { queue: 'odd', state: 'scheduled', count: 1 },
+        ])
+      })
+    })
+
+    // ─── Leader election ──────────────────────────────────────────────────────────────────────
+
+    describe('leader election', () => {
+      it('one owner at a time among connections electing at once', async () => {
+        const { store, open } = await setup()
+        const connections = [store, ...(await Promise.all(Array.from({ length: 5 }, () => open())))]
+        const won = await Promise.all(
+          connections.map((connection, i) => connection.leaderElect({ name: 'maintenance', owner: `p${i}`, ttlMs: 1000, now: T })),
+        )
+        expect(won.filter(Boolean)).toHaveLength(1)
+      })
+
+      it('the owner renews; another takes over only after the lease expired', async () => {
+        const { store, open } = await setup()
+        const other = await open()
+        const elect = (s: Store, owner: string, now: number) => s.leaderElect({ name: 'm', owner, ttlMs: 1000, now })
+        expect(await elect(store, 'a', T)).toBe(true) // until T + 1000
+        expect(await elect(other, 'b', T + 500)).toBe(false)
+        expect(await elect(store, 'a', T + 800)).toBe(true) // until T + 1800
+        expect(await elect(other, 'b', T + 1500)).toBe(false)
+        expect(await elect(other, 'b', T + 1801)).toBe(true) // until T + 2801
+        expect(await elect(store, 'a', T + 1900)).toBe(false)
+        expect(await elect(other, 'b', T + 2000)).toBe(true)
+      })
+
+      it('resign frees leadership at once; a non-owner cannot resign it', async () => {
+        const { store, open } = await setup()
+        const other = await open()
+        expect(await store.leaderElect({ name: 'm', owner: 'a', ttlMs: 60_000, now: T })).toBe(true)
+        await other.leaderResign({ name: 'm', owner: 'b' })
+        expect(await other.leaderElect({ name: 'm', owner: 'b', ttlMs: 60_000, now: T + 1 })).toBe(false)
+        await store.leaderResign({ name: 'm', owner: 'a' })
+        expect(await other.leaderElect({ name: 'm', owner: 'b', ttlMs: 60_000, now: T + 2 })).toBe(true)
+      })
+
+      it('leadership of different names is independent', async () => {
+        const { store } = await setup()
+        expect(await store.leaderElect({ name: 'one', owner: 'a', ttlMs: 1000, now: T })).toBe(true)
+        expect(await store.leaderElect({ name: 'two', owner: 'b', ttlMs: 1000, now: T })).toBe(true)
+        expect(await store.leaderElect({ name: 'one', owner: 'b', ttlMs: 1000, now: T })).toBe(false)
+      })
+    })
+
+    // ─── Notes ────────────────────────────────────────────────────────────────────────────────
+
+    describe('notes', () => {
+      it('inserting a queued job notes ready for its queue', async () => {
+        const { store } = await setup()
+        const ready = nextNote(store, (note) => note.kind === 'ready' && note.queue === 'mail', 'ready')
+        await store.jobInsertMany({ jobs: [jobInsert({ queue: 'mail' })], now: T })
+        await ready
+      })
+
+      it('inserting a scheduled job notes due', async () => {
+        const { store } = await setup()
+        const due = nextNote(store, (note) => note.kind === 'due', 'due')
+        await store.jobInsertMany({ jobs: [jobInsert({ runAt: T + 1000 })], now: T })
+        await due
+      })
+
+      it('completing a job notes finished with its id', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        const finished = nextNote(store, (note) => note.kind === 'finished' && note.ids.includes(job.id), 'finished')
+        await finish(store, { ...ref(claimed), outcome: 'completed', result: '1' }, T + 1)
+        await finished
+      })
+
+      it('cancelling a job notes cancelled and finished with its id', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        await claimOne(store, T)
+        const cancelled = nextNote(store, (note) => note.kind === 'cancelled' && note.ids.includes(job.id), 'cancelled')
+        const finished = nextNote(store, (note) => note.kind === 'finished' && note.ids.includes(job.id), 'finished')
+        await store.jobCancel({ id: job.id, now: T + 1 })
+        await Promise.all([cancelled, finished])
+      })
+
+      it('a listener on another connection hears about a write there', async ({ skip }) => {
+        const { store, open } = await setup()
+        const listener = await open()
+        if (!listener.capabilities.listen) skip('the store does not promise cross-connection notes (capabilities.listen is false)')
+        const heard = nextNote(listener, () => true, 'any')
+        await store.jobInsertMany({ jobs: [jobInsert()], now: T })
+        await heard
+      })
+    })
+
+    // ─── Migrations ───────────────────────────────────────────────────────────────────────────
+
+    describe('migrations', () => {
+      it('migrate is idempotent', async () => {
+        const { store } = await setup()
+        const first = await store.migrate()
+        expect(first.applied).toEqual([])
+        expect(await store.migrate()).toEqual(first)
+        expect(first.version).toBeGreaterThan(0)
+      })
+
+      it('connections migrating a fresh database at once apply each version exactly once', async () => {
+        const { store, open } = await setup({ migrated: false })
+        const connections = [store, ...(await Promise.all(Array.from({ length: 4 }, () => open())))]
+        const results = await Promise.all(connections.map((connection) => connection.migrate()))
+        const applied = results.flatMap((result) => result.applied)
+        expect(applied.length).toBeGreaterThan(0)
+        expect(new Set(applied).size).toBe(applied.length)
+        const version = Math.max(...applied)
+        for (const result of results) expect(result.version).toBe(version)
+        expect(await store.migrate()).toEqual({ applied: [], version })
+        // The schema works from every connection.
+        const job = jobInsert()
+        await connections[1]!.jobInsertMany({ jobs: [job], now: T })
+        expect((await connections[4]!.jobGet({ id: job.id }))?.state).toBe('queued')
+      })
+    })
+
+    // ─── Closed store ─────────────────────────────────────────────────────────────────────────
+
+    describe('closed store', () => {
+      it('every call after close rejects with CLOSED', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        await store.close()
+        const leases = [{ id: job.id, lease: 1 }]
+        const calls: Record<string, () => Promise<unknown>> = {
+          migrate: () => store.migrate(),
+          jobInsertMany: () => store.jobInsertMany({ jobs: [jobInsert()], now: T }),
+          jobGet: () => store.jobGet({ id: job.id }),
+          jobList: () => store.jobList({ limit: 10 }),
+          jobCounts: () => store.jobCounts(),
+          jobClaim: () => store.jobClaim({ queues: ['default'], workerId: 'w', limit: 1, leaseMs: 1000, now: T }),
+          jobHeartbeat: () => store.jobHeartbeat({ leases, leaseMs: 1000, now: T }),
+          jobFinishMany: () => store.jobFinishMany({ finishes: [{ ...leases[0]!, outcome: 'released' }], now: T }),
+          jobNoteMany: () => store.jobNoteMany({ notes: [{ ...leases[0]!, log: 'x' }], now: T }),
+          jobCancel: () => store.jobCancel({ id: job.id, now: T }),
+          jobRetry: () => store.jobRetry({ id: job.id, now: T }),
+          jobPromote: () => store.jobPromote({ limit: 10, now: T }),
+          jobNextDue: () => store.jobNextDue(),
+          jobRescue: () => store.jobRescue({ limit: 10, now: T }),
+          jobPrune: () => store.jobPrune({ olderThanMs: { completed: 0, failed: 0, cancelled: 0 }, limit: 10, now: T }),
+          eventList: () => store.eventList({ limit: 10 }),
+          leaderElect: () => store.leaderElect({ name: 'm', owner: 'a', ttlMs: 1000, now: T }),
+          leaderResign: () => store.leaderResign({ name: 'm', owner: 'a' }),
+        }
+        for (const [name, call] of Object.entries(calls)) await expectCode(call, 'CLOSED', name)
+      })
+
+      it('close is idempotent', async () => {
+        const { store } = await setup()
+        const unlisten = store.listen(() => {})
+        await store.close()
+        await store.close()
+        unlisten()
+      })
+
+      it('close waits for writes already submitted', async () => {
+        const { store, open } = await setup()
+        const job = jobInsert()
+        const pending = store.jobInsertMany({ jobs: [job], now: T })
+        await store.close()
+        expect(await pending).toEqual([{ id: job.id, state: 'queued', existing: false }])
+        const other = await open()
+        expect((await other.jobGet({ id: job.id }))?.state).toBe('queued')
+      })
+    })
+
+    it.checkSkips()
+  })
+}
+
+// ─── Helpers ──────────────────────────────────────────────────────────────────────────────────
+
+interface Bundle {
+  /** The test's first connection. */
+  store: Store
+  /** Another connection to the same database, closed after the test. */
+  open(): Promise<Store>
+}
+
+/**
+ * `test`, with the harness's skips applied by name. Names must be unique, and a skip that names no
+ * test fails the run, so a renamed test cannot silently lose its skip or its coverage.
+ */
+function conformanceTest(harness: StoreHarness) {
+  const reasons = new Map<string, string>()
+  for (const skip of harness.skip ?? []) for (const name of skip.tests) reasons.set(name, skip.reason)
+  const declared = new Set<string>()
+  const it = (name: string, fn: (context: TestContext) => Promise<void>): void => {
+    if (declared.has(name)) throw new Error(`two conformance tests are named '${name}'`)
+    declared.add(name)
+    const reason = reasons.get(name)
+    if (reason === undefined) test(name, (context) => fn(context))
+    else test.skip(`${name} — skipped: ${reason}`, () => {})
+  }
+  it.checkSkips = (): void => {
+    const unknown = [...reasons.keys()].filter((name) => !declared.has(name))
+    if (unknown.length > 0) throw new Error(`${harness.name} skips tests the suite does not have: ${unknown.join(', ')}`)
+  }
+  return it
+}
+
+let defaults = 0
+
+/** A valid insert in queue `default` of task `test.task`, due now unless told otherwise. */
+function jobInsert(overrides: Partial<JobInsert> = {}): JobInsert {
+  return {
+    id: uuidv7(),
+    task: 'test.task',
+    queue: 'default',
+    payload: JSON.stringify({ n: defaults++ }),
+    priority: 0,
+    maxAttempts: 3,
+    ...overrides,
+  }
+}
+
+async function claimOne(store: Store, now: number, leaseMs = 1000, queue = 'default'): Promise<ClaimedJob> {
+  const claimed = await store.jobClaim({ queues: [queue], workerId: 'worker', limit: 1, leaseMs, now })
+  expect(claimed, 'a job to claim').toHaveLength(1)
+  return claimed[0]!
+}
+
+function ref(job: { id: string; lease: number }): { id: string; lease: number } {
+  return { id: job.id, lease: job.lease }
+}
+
+/** Applies one finish and expects it to hold. */
+async function finish(store: Store, outcome: JobFinish, now: number): Promise<void> {
+  expect(await store.jobFinishMany({ finishes: [outcome], now }), `${outcome.outcome} applied`).toEqual([true])
+}
+
+function finishOf(job: ClaimedJob, outcome: JobFinish['outcome']): JobFinish {
+  switch (outcome) {
+    case 'completed':
+      return { ...ref(job), outcome, result: '"ok"' }
+    case 'retry':
+      return { ...ref(job), outcome, error: boom(), delayMs: 1000 }
+    case 'failed':
+      return { ...ref(job), outcome, error: boom() }
+    case 'snoozed':
+      return { ...ref(job), outcome, delayMs: 1000 }
+    case 'released':
+      return { ...ref(job), outcome }
+  }
+}
+
+function boom(): { name: string; message: string; stack: string } {
+  return { name: 'Error', message: 'boom', stack: 'Error: boom\n    at test' }
+}
+
+/**
+ * A job brought to `state` through the store's own operations, all by `T + 20`. Running jobs hold
+ * a lease until `T + 1010`; retrying ones are due at `T + 1010`; scheduled ones at `T + 1000`.
+ */
+async function jobIn(store: Store, state: JobState): Promise<string> {
+  const job = jobInsert({ runAt: state === 'scheduled' ? T + 1000 : undefined })
+  await store.jobInsertMany({ jobs: [job], now: T })
+  if (state === 'queued' || state === 'scheduled') return job.id
+  const [claimed] = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 1, leaseMs: 1000, now: T + 10 })
+  expect(claimed?.id).toBe(job.id)
+  const finishAt = T + 20
+  if (state === 'running') return job.id
+  if (state === 'retrying') await finish(store, { ...ref(claimed!), outcome: 'retry', error: boom(), delayMs: 990 }, finishAt)
+  if (state === 'completed') await finish(store, { ...ref(claimed!), outcome: 'completed', result: '1' }, finishAt)
+  if (state === 'failed') await finish(store, { ...ref(claimed!), outcome: 'failed', error: boom() }, finishAt)
+  if (state === 'cancelled') await store.jobCancel({ id: job.id, now: finishAt })
+  expect((await store.jobGet({ id: job.id }))?.state).toBe(state)
+  return job.id
+}
+
+/** A job's events as `[type, state, attempt]`. */
+async function timeline(store: Store, id: string): Promise<[string, JobState, number][]> {
+  return (await store.eventList({ jobId: id, limit: 1000 })).map((event) => [event.type, event.state, event.attempt])
+}
+
+function expectIncreasing(events: JobEvent[]): void {
+  for (let i = 1; i < events.length; i++) expect(events[i]!.seq).toBeGreaterThan(events[i - 1]!.seq)
+}
+
+/** Expects `call` to return a promise that rejects with an OffloadError of `code` (not to throw). */
+async function expectCode(call: () => Promise<unknown>, code: OffloadErrorCode, what: string = code): Promise<void> {
+  let promise: Promise<unknown>
+  try {
+    promise = call()
+  } catch (error) {
+    throw new Error(`${what}: threw synchronously instead of returning a rejected promise: ${String(error)}`)
+  }
+  const outcome = await promise.then(
+    (value) => ({ resolved: value }),
+    (error: unknown) => ({ rejected: error }),
+  )
+  if (!('rejected' in outcome)) throw new Error(`${what}: resolved (${JSON.stringify(outcome.resolved)}) instead of rejecting with ${code}`)
+  expect(isOffloadError(outcome.rejected, code), `${what}: rejected with ${String(outcome.rejected)}, wanted ${code}`).toBe(true)
+}
+
+/**
+ * Resolves with the first note `match` accepts, or rejects after a generous timeout. Subscribe
+ * before the write that should cause it; the listener and timer are gone either way.
+ */
+function nextNote(store: Store, match: (note: StoreNote) => boolean, what: string): Promise<StoreNote> {
+  return new Promise<StoreNote>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      unlisten()
+    }
+    const timer = setTimeout(() => {
+      done()
+      reject(new Error(`no ${what} note within ${NOTE_TIMEOUT_MS} ms`))
+    }, NOTE_TIMEOUT_MS)
+    const unlisten = store.listen((note) => {
+      if (!match(note)) return
+      done()
+      resolve(note)
+    })
+  })
+}

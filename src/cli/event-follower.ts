@@ -1,0 +1,99 @@
+import { isOffloadError } from '../errors.js'
+import type { JobEvent } from '../job.js'
+import type { Store } from '../store/store.js'
+
+export interface EventFollowerOptions {
+  /** The fallback poll, for changes no store note announces (progress and log lines). */
+  pollMs: number
+  /** Events read per round trip. */
+  batch: number
+  /** Called, in `seq` order, with every event appended after `start()`. */
+  onEvents: (events: JobEvent[]) => Promise<void> | void
+  /** A read failed; following goes on at the next note or poll. */
+  onError: (error: unknown) => void
+}
+
+/**
+ * Follows the store's event log as it grows, the way `tail -f` follows a file: it remembers the
+ * newest `seq` at start, then reads what came after whenever the store sends a note, backed by a
+ * short poll because notes are hints (progress and log lines send none). Reads never overlap, so
+ * events arrive once each and in order.
+ */
+export class EventFollower {
+  private after = 0
+  private unlisten: (() => void) | undefined
+  private timer: NodeJS.Timeout | undefined
+  private reading: Promise<void> | undefined
+  private readAgain = false
+  private stopped = false
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: EventFollowerOptions,
+  ) {}
+
+  /** Skips the log as it stands; from now on every new event is delivered. */
+  async start(): Promise<void> {
+    this.after = await newestSeq(this.store, this.options.batch)
+    this.unlisten = this.store.listen(() => this.read())
+    this.timer = setInterval(() => this.read(), this.options.pollMs)
+    // Following is a side show: it must never be what keeps the process alive.
+    this.timer.unref()
+  }
+
+  /** Stops following after delivering the events the log holds now (jobs released on shutdown). */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    this.unlisten?.()
+    clearInterval(this.timer)
+    await this.reading
+    await this.drain().catch(this.report)
+  }
+
+  private read(): void {
+    if (this.stopped) return
+    if (this.reading !== undefined) {
+      this.readAgain = true
+      return
+    }
+    this.reading = this.drain()
+      .catch(this.report)
+      .finally(() => {
+        this.reading = undefined
+        if (this.readAgain) {
+          this.readAgain = false
+          this.read()
+        }
+      })
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const events = await this.store.eventList({ after: this.after, limit: this.options.batch })
+      if (events.length === 0) return
+      this.after = events[events.length - 1]!.seq
+      await this.options.onEvents(events)
+      if (events.length < this.options.batch) return
+    }
+  }
+
+  private readonly report = (error: unknown): void => {
+    // A closing store is the normal end of a shutdown, not news.
+    if (!isOffloadError(error, 'CLOSED')) this.options.onError(error)
+  }
+}
+
+/**
+ * The newest event's `seq`. The Store contract reads the log forwards only, so this pages to the
+ * end: a few reads for a development database, more for a long history.
+ */
+async function newestSeq(store: Store, batch: number): Promise<number> {
+  let after = 0
+  for (;;) {
+    const events = await store.eventList({ after, limit: batch })
+    if (events.length === 0) return after
+    after = events[events.length - 1]!.seq
+    if (events.length < batch) return after
+  }
+}

@@ -5,63 +5,66 @@ import { OffloadError } from './errors.js'
  * (dropped), `NaN`/`Infinity` (become null), `undefined` in arrays (becomes null), Maps, Sets and
  * other class instances (become `{}`), BigInts and cycles (throw). A handler must get back exactly
  * what was enqueued, so a lossy payload is an error at enqueue time, not a surprise at run time.
- * Dates are allowed: they serialise to ISO strings through their own `toJSON`.
+ * Dates and other objects with their own `toJSON` are allowed.
+ *
+ * The check walks the value first and then calls the plain `JSON.stringify`: a replacer function
+ * would be simpler but knocks V8 off its fast path, costing 2–4× on every enqueue.
  */
 export function toJson(value: unknown, what: string): string {
   if (value === undefined) return 'null'
-  let problem: string | undefined
-  let text: string | undefined
-  try {
-    text = JSON.stringify(value, function (this: unknown, key: string, raw: unknown) {
-      if (problem !== undefined) return undefined
-      const holder = this as Record<string, unknown>
-      const original = holder[key]
-      switch (typeof original) {
-        case 'function':
-        case 'symbol':
-          problem = `${pathOf(key)} is a ${typeof original}`
-          return undefined
-        case 'bigint':
-          problem = `${pathOf(key)} is a BigInt`
-          return undefined
-        case 'number':
-          if (!Number.isFinite(original)) problem = `${pathOf(key)} is ${original}`
-          return raw
-        case 'undefined':
-          if (Array.isArray(holder)) problem = `${pathOf(key)} is undefined inside an array`
-          return raw
-        case 'object': {
-          if (original === null || Array.isArray(original)) return raw
-          const proto: unknown = Object.getPrototypeOf(original)
-          if (proto !== Object.prototype && proto !== null && typeof (original as { toJSON?: unknown }).toJSON !== 'function') {
-            const name = (original as object).constructor?.name ?? 'object'
-            problem = `${pathOf(key)} is a ${name}, which JSON cannot carry`
-          }
-          return raw
-        }
-        default:
-          return raw
-      }
-    })
-  } catch (error) {
-    const reason = error instanceof Error && /circular/i.test(error.message) ? 'it contains a cycle' : String((error as Error)?.message ?? error)
-    throw new OffloadError('INVALID_PAYLOAD', `${what} is not JSON-serialisable: ${reason}`, { what })
-  }
+  const problem = findProblem(value, '', 0)
   if (problem !== undefined) {
     throw new OffloadError('INVALID_PAYLOAD', `${what} is not JSON-serialisable: ${problem}`, { what })
   }
-  return text ?? 'null'
+  try {
+    return JSON.stringify(value)
+  } catch (error) {
+    const reason = error instanceof TypeError && /circular/i.test(error.message) ? 'it contains a cycle' : String((error as Error)?.message ?? error)
+    throw new OffloadError('INVALID_PAYLOAD', `${what} is not JSON-serialisable: ${reason}`, { what })
+  }
 }
 
-function pathOf(key: string): string {
-  return key === '' ? 'the value' : `property '${key}'`
+/** Past this depth the walk stops; JSON.stringify still reports cycles below it. */
+const MAX_CHECKED_DEPTH = 256
+
+function findProblem(value: unknown, path: string, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${describePath(path)} is ${value}`
+    case 'bigint':
+      return `${describePath(path)} is a BigInt`
+    case 'function':
+    case 'symbol':
+      return `${describePath(path)} is a ${typeof value}`
+    case 'undefined':
+      return undefined
+  }
+  if (value === null || depth > MAX_CHECKED_DEPTH) return undefined
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      if (item === undefined) return `${describePath(`${path}[${i}]`)} is undefined inside an array`
+      const problem = findProblem(item, `${path}[${i}]`, depth + 1)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) {
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined
+    const name = (value as object).constructor?.name ?? 'object'
+    return `${describePath(path)} is a ${name}, which JSON cannot carry`
+  }
+  for (const key in value) {
+    const problem = findProblem((value as Record<string, unknown>)[key], path === '' ? key : `${path}.${key}`, depth + 1)
+    if (problem !== undefined) return problem
+  }
+  return undefined
 }
 
-/** Byte length of a UTF-8 string without allocating a buffer. */
-export function utf8Length(text: string): number {
-  return Buffer.byteLength(text, 'utf8')
-}
-
-export function fromJson<T = unknown>(text: string | null | undefined): T | undefined {
-  return text === null || text === undefined ? undefined : (JSON.parse(text) as T)
+function describePath(path: string): string {
+  return path === '' ? 'the value' : `property '${path}'`
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js'
 
 interface Entry<T> {
   item: T
-  done: () => void
+  done: (() => void) | undefined
 }
 
 /**
@@ -27,24 +27,30 @@ export class Batcher<T> {
     private readonly what: string,
   ) {}
 
-  /** Queues `item`; the promise resolves once it was written, or dropped by `close()`. Never rejects. */
-  push(item: T): Promise<void> {
-    return new Promise<void>((done) => {
-      if (this.closed) return done()
-      this.buffer.push({ item, done })
-      if (this.writing === undefined) this.writing = this.run()
-    })
+  /**
+   * Queues `item`; `done` runs once it was written, or dropped by `close()`. Callers that do not
+   * wait pass no callback, so the hot path allocates no promise per item.
+   */
+  add(item: T, done?: () => void): void {
+    if (this.closed) return done?.()
+    this.buffer.push({ item, done })
+    this.writing ??= this.run()
   }
 
-  /** Resolves once everything pushed so far was written (or dropped by `close()`). */
+  /** Queues `item` and resolves once it was written (or dropped by `close()`). Never rejects. */
+  push(item: T): Promise<void> {
+    return new Promise<void>((done) => this.add(item, done))
+  }
+
+  /** Resolves once everything added so far was written (or dropped by `close()`). */
   async flush(): Promise<void> {
     while (this.writing !== undefined) await this.writing
   }
 
-  /** Stops writing; items not yet written are dropped and their promises resolve. */
+  /** Stops writing; items not yet written are dropped and their callbacks run. */
   close(): void {
     this.closed = true
-    for (const entry of this.buffer.splice(0)) entry.done()
+    settle(this.buffer.splice(0))
   }
 
   private async run(): Promise<void> {
@@ -55,10 +61,10 @@ export class Batcher<T> {
       try {
         await this.write(entries.map((entry) => entry.item))
         this.retryDelay = 0
-        for (const entry of entries) entry.done()
+        settle(entries)
       } catch (error) {
         if (this.closed || isOffloadError(error, 'CLOSED')) {
-          for (const entry of entries) entry.done()
+          settle(entries)
           break
         }
         this.buffer = entries.concat(this.buffer)
@@ -69,4 +75,8 @@ export class Batcher<T> {
     }
     this.writing = undefined
   }
+}
+
+function settle<T>(entries: Entry<T>[]): void {
+  for (const entry of entries) entry.done?.()
 }

@@ -23,10 +23,61 @@ export interface WorkerSettings {
 
 interface Execution {
   job: ClaimedJob
-  controller: AbortController
+  /** Made on first use of `ctx.signal`: most handlers never look at it, and each costs ~1 µs. */
+  controller: AbortController | undefined
+  /** Why the job was aborted, kept for a signal made after the abort. */
+  reason: JobAbortError | undefined
   timer: NodeJS.Timeout | undefined
   /** Set once the outcome is decided (settled, timed out, aborted): later settlements are ignored. */
   done: boolean
+}
+
+/** The `ctx` a handler gets: one small object per job, its methods on the prototype. */
+class HandlerContext implements JobContext {
+  readonly payload: unknown
+  readonly jobId: string
+  readonly task: string
+  readonly queue: string
+  readonly attempt: number
+  readonly maxAttempts: number
+  readonly metadata: Record<string, Json>
+  readonly #execution: Execution
+  readonly #notes: Batcher<JobNote>
+
+  constructor(execution: Execution, notes: Batcher<JobNote>) {
+    const { job } = execution
+    this.payload = job.payload
+    this.jobId = job.id
+    this.task = job.task
+    this.queue = job.queue
+    this.attempt = job.attempt
+    this.maxAttempts = job.maxAttempts
+    this.metadata = job.metadata
+    this.#execution = execution
+    this.#notes = notes
+  }
+
+  get signal(): AbortSignal {
+    const execution = this.#execution
+    if (execution.controller === undefined) {
+      execution.controller = new AbortController()
+      if (execution.reason !== undefined) execution.controller.abort(execution.reason)
+    }
+    return execution.controller.signal
+  }
+
+  progress(value: Json): Promise<void> {
+    return this.#note({ progress: toJson(value, 'progress') })
+  }
+
+  log(message: string): Promise<void> {
+    return this.#note({ log: String(message) })
+  }
+
+  #note(fields: { progress?: string; log?: string }): Promise<void> {
+    const { job, done } = this.#execution
+    return done ? Promise.resolve() : this.#notes.push({ id: job.id, lease: job.lease, ...fields })
+  }
 }
 
 export function defaultWorkerId(): string {
@@ -166,7 +217,7 @@ export class Worker {
       // Claimed while a shutdown began: hand the jobs straight back.
       for (const job of jobs) {
         this.leases.set(job.id, job.lease)
-        void this.finishes.push({ id: job.id, lease: job.lease, outcome: 'released' })
+        this.finishes.add({ id: job.id, lease: job.lease, outcome: 'released' })
       }
       return
     }
@@ -177,7 +228,7 @@ export class Worker {
   // ─── Running ──────────────────────────────────────────────────────────────────────────────────
 
   private start(job: ClaimedJob): void {
-    const execution: Execution = { job, controller: new AbortController(), timer: undefined, done: false }
+    const execution: Execution = { job, controller: undefined, reason: undefined, timer: undefined, done: false }
     this.executions.set(job.id, execution)
     this.leases.set(job.id, job.lease)
     const task = this.tasks.get(job.task)
@@ -188,10 +239,9 @@ export class Worker {
     if (job.timeoutMs !== undefined) {
       execution.timer = setTimeout(() => this.abort(execution, 'timeout'), job.timeoutMs)
     }
-    const ctx = this.context(execution)
     let running: Promise<unknown>
     try {
-      running = Promise.resolve(task.run(job.payload, ctx))
+      running = Promise.resolve(task.run(job.payload, new HandlerContext(execution, this.notes)))
     } catch (error) {
       running = Promise.reject(error)
     }
@@ -201,27 +251,9 @@ export class Worker {
     )
   }
 
-  private context(execution: Execution): JobContext {
-    const { job, controller } = execution
-    const note = (fields: { progress?: string; log?: string }): Promise<void> =>
-      execution.done ? Promise.resolve() : this.notes.push({ id: job.id, lease: job.lease, ...fields })
-    return {
-      payload: job.payload,
-      jobId: job.id,
-      task: job.task,
-      queue: job.queue,
-      attempt: job.attempt,
-      maxAttempts: job.maxAttempts,
-      metadata: job.metadata,
-      signal: controller.signal,
-      progress: (value: Json) => note({ progress: toJson(value, 'progress') }),
-      log: (message: string) => note({ log: String(message) }),
-    }
-  }
-
   private settle(execution: Execution, ok: boolean, value: unknown): void {
     if (execution.done) {
-      if (execution.controller.signal.aborted) {
+      if (execution.reason !== undefined) {
         this.logger.debug('a handler settled after its job was aborted; its outcome is ignored', { job: execution.job.id })
       }
       return
@@ -260,7 +292,7 @@ export class Worker {
     if (execution.timer !== undefined) clearTimeout(execution.timer)
     this.executions.delete(execution.job.id)
     if (finish === undefined) this.leases.delete(execution.job.id)
-    else void this.finishes.push(finish)
+    else this.finishes.add(finish)
     if (this.executions.size === 0) for (const wake of this.idleWaiters.splice(0)) wake()
     this.requestClaim()
   }
@@ -269,7 +301,8 @@ export class Worker {
     if (execution.done) return
     const { job } = execution
     const reason = new JobAbortError(kind, ABORT_MESSAGES[kind](job))
-    execution.controller.abort(reason)
+    execution.reason = reason
+    execution.controller?.abort(reason)
     switch (kind) {
       case 'timeout':
         // The attempt fails now rather than when (or if) the handler notices its signal: a hung

@@ -38,6 +38,8 @@ describe('enqueue rejects bad input and writes nothing', () => {
     ['an unknown task, suggesting the closest', (o) => o.enqueue('image.resise', {}), 'UNKNOWN_TASK', /unknown task 'image\.resise', did you mean 'image\.resize'\?/],
     ['an invalid queue name', (o) => o.enqueue('image.resize', {}, { queue: 'no spaces' }), 'INVALID_NAME', /queue name "no spaces" is not valid/],
     ['a function in the payload', (o) => o.enqueue('image.resize', { callback: () => 1 }), 'INVALID_PAYLOAD', /property 'callback' is a function/],
+    ['a function deep in the payload, named by its path', (o) => o.enqueue('image.resize', { user: { hooks: [1, () => 1] } }), 'INVALID_PAYLOAD', /property 'user\.hooks\[1\]' is a function/],
+    ['undefined inside an array', (o) => o.enqueue('image.resize', { list: [1, undefined] }), 'INVALID_PAYLOAD', /property 'list\[1\]' is undefined inside an array/],
     ['a BigInt in the payload', (o) => o.enqueue('image.resize', { n: 1n }), 'INVALID_PAYLOAD', /BigInt/],
     ['NaN in the payload', (o) => o.enqueue('image.resize', { width: NaN }), 'INVALID_PAYLOAD', /property 'width' is NaN/],
     ['a Map in the payload', (o) => o.enqueue('image.resize', { tags: new Map() }), 'INVALID_PAYLOAD', /Map, which JSON cannot carry/],

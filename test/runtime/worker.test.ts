@@ -343,3 +343,25 @@ test('an abort signal given to work() stops the worker gracefully', async () => 
   await worker.done
   expect(worker.stopped).toBe(true)
 })
+
+test('a handler that looks at its signal only after the abort sees it aborted, with the reason', async () => {
+  const o = setup()
+  const seen = signal<{ aborted: boolean; kind: string | undefined }>()
+  const started = signal()
+  const cancelled = signal()
+  const task = o.task('late-look', {
+    async run(_: void, ctx) {
+      started.resolve()
+      await cancelled.promise
+      seen.resolve({ aborted: ctx.signal.aborted, kind: (ctx.signal.reason as JobAbortError | undefined)?.kind })
+    },
+  })
+  await work()
+  const job = await task.enqueue()
+  await started.promise
+  await o.cancelJob(job.id)
+  // The cancel reached the worker before the handler first touched ctx.signal.
+  await expect(job.result({ timeout: '10s' })).rejects.toMatchObject({ code: 'JOB_CANCELLED' })
+  cancelled.resolve()
+  expect(await seen.promise).toEqual({ aborted: true, kind: 'cancelled' })
+})

@@ -1,0 +1,65 @@
+import { afterEach, expect, test } from 'vitest'
+import { createOffload, type Offload, type OffloadConfig } from '../../src/index.js'
+import { tempDb } from '../support/temp.js'
+
+const open: Offload[] = []
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((offload) => offload.close({ grace: 0 })))
+})
+
+function instance(store: string, config: OffloadConfig = {}): Offload {
+  const offload = createOffload({ store, logger: false, ...config })
+  open.push(offload)
+  return offload
+}
+
+/** Resolves once `check` passes; store notes and short polls drive it, a bound stops it. */
+async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+test('finished jobs are pruned after their retention, unfinished ones never', async () => {
+  const store = `sqlite:${tempDb()}`
+  const offload = instance(store, { retention: { completed: '50ms', failed: '1h' }, maintenance: { pruneInterval: '50ms' } })
+  const task = offload.task('short-lived', {
+    attempts: 1,
+    run(input: { fail: boolean }) {
+      if (input.fail) throw new Error('kept for a while')
+    },
+  })
+  const later = await task.enqueue({ fail: false }, { delay: '1h' })
+  await offload.work({ handleSignals: false })
+  const done = await task.enqueue({ fail: false })
+  const failed = await task.enqueue({ fail: true })
+  await done.result({ timeout: '10s' })
+  await expect(failed.result({ timeout: '10s' })).rejects.toMatchObject({ code: 'JOB_FAILED' })
+
+  await eventually(async () => (await offload.getJob(done.id)) === undefined, 'the completed job is pruned')
+  expect(await offload.jobEvents(done.id)).toEqual([])
+  expect(await offload.getJob(failed.id)).toMatchObject({ state: 'failed' })
+  expect(await offload.getJob(later.id)).toMatchObject({ state: 'scheduled' })
+})
+
+test('when the maintenance leader leaves, another process takes over and promotes due jobs', async () => {
+  const store = `sqlite:${tempDb()}`
+  const maintenance = { leaderTtl: '300ms', promoteInterval: '1h' }
+  const first = instance(store, { maintenance })
+  first.task('delayed', { run: () => 'first' })
+  await first.work({ handleSignals: false, pollInterval: '1h' })
+  const probe = instance(store)
+  await eventually(async () => !(await probe.store.leaderElect({ name: 'maintenance', owner: 'probe', ttlMs: 1 })), 'someone leads')
+
+  const second = instance(store, { maintenance })
+  const delayed = second.task('delayed', { run: () => 'second' })
+  await second.work({ handleSignals: false, pollInterval: '1h' })
+  await first.close()
+
+  // Only the second instance is left to promote it; its promoter must have taken over.
+  const job = await delayed.enqueue(undefined, { delay: '100ms' })
+  expect(await job.result({ timeout: '10s' })).toBe('second')
+})

@@ -1,0 +1,197 @@
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { sleep, wallNow, withTimeout } from './clock.js'
+import { WorkerChild } from './children.js'
+import { sourceMapsFileFor, writeSourceMaps } from './source-maps.js'
+import { summarise } from './stats.js'
+import type { DrainResult, LatencyPlan, LatencyResult, RateResult, ScenarioContext } from '../systems/system.js'
+import type { WorkerConfig } from '../workers/protocol.js'
+
+/** The longest one latency sample may take before the scenario gives up on it. */
+const SAMPLE_TIMEOUT_MS = 10_000
+
+/** Enqueues `total` jobs in chunks of `chunk`, one chunk after another, within `timeLimitMs`. */
+export async function timeChunks(
+  variant: string,
+  total: number,
+  chunk: number,
+  timeLimitMs: number,
+  enqueueChunk: (first: number, size: number) => Promise<unknown>,
+): Promise<RateResult> {
+  const started = performance.now()
+  let done = 0
+  while (done < total && performance.now() - started < timeLimitMs) {
+    const size = Math.min(chunk, total - done)
+    await enqueueChunk(done, size)
+    done += size
+  }
+  const ms = performance.now() - started
+  return { variant, jobs: done, ms, rate: (done / ms) * 1000, partial: done < total }
+}
+
+/** One producer awaiting each enqueue in turn. */
+export async function timeSequential(
+  variant: string,
+  total: number,
+  timeLimitMs: number,
+  enqueueOne: (index: number) => Promise<unknown>,
+): Promise<RateResult> {
+  const started = performance.now()
+  let done = 0
+  while (done < total && performance.now() - started < timeLimitMs) {
+    await enqueueOne(done)
+    done++
+  }
+  const ms = performance.now() - started
+  return { variant, jobs: done, ms, rate: (done / ms) * 1000, partial: done < total }
+}
+
+/**
+ * Handlers in this process call `started(seq)` first thing; the latency loop waits on `next(seq)`.
+ * The time is taken in the handler, before anything else runs.
+ */
+export class StartSignals {
+  private readonly waiting = new Map<number, (at: number) => void>()
+
+  readonly started = (seq: number): void => {
+    const at = performance.now()
+    const resolve = this.waiting.get(seq)
+    this.waiting.delete(seq)
+    resolve?.(at)
+  }
+
+  next(seq: number): Promise<number> {
+    return new Promise((resolve) => this.waiting.set(seq, resolve))
+  }
+}
+
+/**
+ * Enqueue → handler start within one process: one job at a time, each after the worker went idle.
+ * The clock starts just before the enqueue call and stops at the top of the handler.
+ */
+export async function latencyInProcess(
+  variant: string,
+  plan: LatencyPlan,
+  signals: StartSignals,
+  enqueue: (seq: number) => Promise<unknown>,
+): Promise<LatencyResult> {
+  const samples: number[] = []
+  const deadline = performance.now() + plan.timeLimitMs
+  for (let seq = 0; seq < plan.warmup + plan.samples && performance.now() < deadline; seq++) {
+    const handlerStart = signals.next(seq)
+    const sentAt = performance.now()
+    const enqueued = enqueue(seq)
+    const startedAt = await withTimeout(handlerStart, SAMPLE_TIMEOUT_MS, `job ${seq} to start`)
+    await enqueued
+    if (seq >= plan.warmup) samples.push(startedAt - sentAt)
+    await sleep(plan.pauseMs + Math.random() * plan.jitterMs)
+  }
+  return { variant, summary: summarise(samples), samples, partial: samples.length < plan.samples }
+}
+
+/**
+ * Enqueue in this process → handler start in `child`: the producer stamps the payload with its
+ * wall clock, the worker answers with its own at the top of the handler.
+ */
+export async function wakeupAcross(
+  variant: string,
+  plan: LatencyPlan,
+  child: WorkerChild,
+  enqueue: (seq: number, sentAt: number) => Promise<unknown>,
+): Promise<LatencyResult> {
+  const clock = await child.clockOffset()
+  const samples: number[] = []
+  const deadline = performance.now() + plan.timeLimitMs
+  child.send({ type: 'start' })
+  for (let seq = 0; seq < plan.warmup + plan.samples && performance.now() < deadline; seq++) {
+    const started = child.next('started', SAMPLE_TIMEOUT_MS, (message) => message.seq === seq)
+    const sentAt = wallNow()
+    await enqueue(seq, sentAt)
+    const message = await started
+    if (seq >= plan.warmup) samples.push(message.at - message.sentAt)
+    await sleep(plan.pauseMs + Math.random() * plan.jitterMs)
+  }
+  return { variant, summary: summarise(samples), samples, partial: samples.length < plan.samples, clock }
+}
+
+/**
+ * Drain: the jobs are already queued; spawn one worker process, let it connect, then time from
+ * its worker start until the store shows every job completed. A run cut short by `timeLimitMs`
+ * reports the jobs its handlers ran by then.
+ */
+export async function drainInChild(
+  ctx: ScenarioContext,
+  variant: string,
+  script: string,
+  config: WorkerConfig,
+  timeLimitMs: number,
+  profileName?: string,
+): Promise<DrainResult> {
+  const cpuProfile = ctx.profileDir !== undefined && profileName !== undefined ? { dir: ctx.profileDir, name: profileName } : undefined
+  const spawnedAt = wallNow()
+  const child = new WorkerChild(script, config, cpuProfile === undefined ? {} : { cpuProfile })
+  try {
+    const ready = await child.next('ready', 60_000)
+    const done = child.next('done', timeLimitMs + 30_000)
+    child.send({ type: 'start' })
+    let cut = false
+    const limit = setTimeout(() => {
+      cut = true
+      child.send({ type: 'stop' })
+    }, timeLimitMs)
+    const { report } = await done.finally(() => clearTimeout(limit))
+    await child.stop()
+    const profile = child.collectProfile()
+    const end = report.completedAt ?? report.lastHandlerAt
+    const jobs = report.completedAt === undefined ? report.handled : report.completed
+    const ms = end - report.startedAt
+    const notes = cut ? [`time limit ${Math.round(timeLimitMs / 1000)} s: ${report.handled} of ${config.jobs} jobs ran`] : []
+    const result: DrainResult = {
+      variant,
+      jobs,
+      ms,
+      rate: (jobs / ms) * 1000,
+      partial: report.partial,
+      firstHandlerMs: report.firstHandlerAt - report.startedAt,
+      lastHandlerMs: report.lastHandlerAt - report.startedAt,
+      bootMs: ready.at - spawnedAt,
+      notes,
+    }
+    if (profile !== undefined) result.profile = profile
+    return result
+  } finally {
+    child.kill()
+  }
+}
+
+/**
+ * Runs `fn` under the V8 sampling profiler of this process when `--profile` is on, writing
+ * `<name>.cpuprofile`; the figures of a profiled run carry the profiler's overhead.
+ */
+export async function profiled<T extends { profile?: string }>(ctx: ScenarioContext, name: string, fn: () => Promise<T>): Promise<T> {
+  if (ctx.profileDir === undefined) return fn()
+  const file = join(ctx.profileDir, `${name}.cpuprofile`)
+  const session = new Session()
+  session.connect()
+  try {
+    await session.post('Profiler.enable')
+    // 200 µs rather than V8's 1 ms: scenarios last about a second, and a thousand samples are few.
+    await session.post('Profiler.setSamplingInterval', { interval: 200 })
+    await session.post('Profiler.start')
+    let result: T
+    try {
+      result = await fn()
+    } finally {
+      const { profile } = await session.post('Profiler.stop')
+      await writeFile(file, JSON.stringify(profile))
+      writeSourceMaps(sourceMapsFileFor(file))
+      ctx.log(`    profile: ${file}`)
+    }
+    result.profile = file
+    return result
+  } finally {
+    session.disconnect()
+  }
+}

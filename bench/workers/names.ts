@@ -1,0 +1,22 @@
+/** Names the bench process and its worker processes must agree on. */
+
+export const OFFLOAD_TASK = 'bench.noop'
+export const OFFLOAD_QUEUE = 'bench'
+
+/** Every job carries one of these: `i` in throughput scenarios, `seq`/`sentAt` in latency ones. */
+export interface BenchPayload {
+  i?: number
+  seq?: number
+  /** Producer's wall clock when it called enqueue, for cross-process latency. */
+  sentAt?: number
+}
+
+export const REDIS = { host: '127.0.0.1', port: 6379 } as const
+export const BULLMQ_PREFIX = 'offload-bench'
+
+/** Trust auth on loopback; the bench owns the schemas below and drops them each run. */
+export const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+export const PGBOSS_SCHEMA = 'bench_pgboss'
+export const PGBOSS_QUEUE = 'bench-noop'
+export const GRAPHILE_SCHEMA = 'bench_graphile'
+export const GRAPHILE_TASK = 'noop'

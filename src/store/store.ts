@@ -30,6 +30,7 @@ export interface StoreCapabilities {
 
 /** One job to create; already validated and serialised. */
 export interface JobInsert {
+  /** Unique in the store: a batch with an id already stored, or with one id twice, is rejected whole. */
   id: string
   task: string
   queue: string
@@ -195,7 +196,11 @@ export interface JobRescueParams {
 }
 
 export interface JobPruneParams {
-  /** Finished jobs older than this (by `finishedAt`) are deleted with their events, per state. */
+  /**
+   * Finished jobs older than this (by `finishedAt`) are deleted with their events, per state. A
+   * pruned job's idempotency key is freed with it, even inside its `keyTtlMs`: a key never names a
+   * job that no longer exists.
+   */
   olderThanMs: { completed: number; failed: number; cancelled: number }
   limit: number
   now?: number
@@ -263,7 +268,7 @@ export interface Store {
   /** Cancels an unfinished job. `JOB_NOT_FOUND`, or `INVALID_STATE` if it already finished. */
   jobCancel(params: { id: string; now?: number }): Promise<JobInfo>
   /**
-   * Puts a `failed` or `cancelled` job back to `queued` with its attempts counted from zero.
+   * Puts a `failed` or `cancelled` job back to `queued`, due now, with its attempts counted from zero.
    * `INVALID_STATE` for other states, or when its key is now held by another unfinished job.
    */
   jobRetry(params: { id: string; now?: number }): Promise<JobInfo>
@@ -280,7 +285,13 @@ export interface Store {
   /** Deletes old finished jobs and their events. Returns how many jobs. */
   jobPrune(params: JobPruneParams): Promise<number>
 
-  /** Events in `seq` order: one job's timeline, or the whole log after a cursor. */
+  /**
+   * Events in `seq` order: one job's timeline, or the whole log after a cursor. A follower paging
+   * with `after` sees every event exactly once, so an event never becomes visible after one with a
+   * larger `seq`. `data` by type: started `{ workerId }`; retrying `{ error: { name, message },
+   * runAt }` (ISO time); failed and rescued `{ error: { name, message } }`; snoozed `{ runAt }`;
+   * progress `{ progress }`; log `{ message }`; none for the others.
+   */
   eventList(params: EventListParams): Promise<JobEvent[]>
 
   /** Takes or renews leadership of `name` for `ttlMs`. True while `owner` holds it. */

@@ -645,6 +645,20 @@ export function describeStoreConformance(harness: StoreHarness): void {
         expect(await store.eventList({ jobId: job.id, limit: 100 })).toEqual(eventsBefore)
       })
 
+      // ClaimedJob.lease: heartbeats and finishes apply while the job is still running under the
+      // lease. Expiry makes a job rescuable; until the rescuer has taken it, a slow worker wins.
+      it('an expired lease still holds until the job is rescued', async () => {
+        const { store } = await setup()
+        const [late, slow] = [jobInsert(), jobInsert()]
+        await store.jobInsertMany({ jobs: [late, slow], now: T })
+        const claimed = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 2, leaseMs: 1000, now: T })
+        const byId = new Map(claimed.map((job) => [job.id, job]))
+        expect(await store.jobHeartbeat({ leases: [ref(byId.get(late.id)!)], leaseMs: 1000, now: T + 5000 })).toEqual([])
+        expect(await store.jobFinishMany({ finishes: [finishOf(byId.get(slow.id)!, 'completed')], now: T + 5000 })).toEqual([true])
+        expect(await store.jobRescue({ limit: 10, now: T + 5500 })).toBe(0)
+        expect((await store.jobGet({ id: late.id }))?.leaseExpiresAt).toEqual(new Date(T + 6000))
+      })
+
       it('a rescued job that nobody re-claimed still rejects the old lease', async () => {
         const { store } = await setup()
         const job = jobInsert()
@@ -1348,6 +1362,58 @@ export function describeStoreConformance(harness: StoreHarness): void {
         await finished
       })
 
+      it('failing a job, or rescuing it into failed, notes finished with its id', async () => {
+        const { store } = await setup()
+        const [failed, rescued] = [jobInsert({ maxAttempts: 1 }), jobInsert({ maxAttempts: 1 })]
+        await store.jobInsertMany({ jobs: [failed, rescued], now: T })
+        const claimed = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 2, leaseMs: 1000, now: T })
+        const heardFailed = nextNote(store, (note) => note.kind === 'finished' && note.ids.includes(failed.id), 'finished (failed)')
+        await finish(store, finishOf(claimed.find((job) => job.id === failed.id)!, 'failed'), T + 1)
+        await heardFailed
+        const heardRescued = nextNote(store, (note) => note.kind === 'finished' && note.ids.includes(rescued.id), 'finished (rescued)')
+        expect(await store.jobRescue({ limit: 10, now: T + 2000 })).toBe(1)
+        await heardRescued
+      })
+
+      it('promote, rescue, release and a manual retry note ready for the queue', async () => {
+        const { store } = await setup()
+        const ready = (queue: string, what: string) => nextNote(store, (note) => note.kind === 'ready' && note.queue === queue, what)
+        const jobs = ['promoted', 'rescued', 'released', 'retried'].map((queue) => jobInsert({ queue, runAt: queue === 'promoted' ? T + 10 : T }))
+        await store.jobInsertMany({ jobs, now: T })
+        const claim = (queue: string) => claimOne(store, T, 1000, queue)
+
+        let heard = ready('promoted', 'ready after promote')
+        await store.jobPromote({ limit: 10, now: T + 10 })
+        await heard
+
+        await claim('rescued')
+        heard = ready('rescued', 'ready after rescue')
+        await store.jobRescue({ limit: 10, now: T + 2000 })
+        await heard
+
+        const running = await claim('released')
+        heard = ready('released', 'ready after release')
+        await finish(store, finishOf(running, 'released'), T + 1)
+        await heard
+
+        await store.jobCancel({ id: jobs[3]!.id, now: T })
+        heard = ready('retried', 'ready after retry')
+        await store.jobRetry({ id: jobs[3]!.id, now: T + 1 })
+        await heard
+      })
+
+      it('a retry or a snooze notes due', async () => {
+        const { store } = await setup()
+        await store.jobInsertMany({ jobs: [jobInsert(), jobInsert()], now: T })
+        const [a, b] = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 2, leaseMs: 1000, now: T })
+        let due = nextNote(store, (note) => note.kind === 'due', 'due after retry')
+        await finish(store, finishOf(a!, 'retry'), T + 1)
+        await due
+        due = nextNote(store, (note) => note.kind === 'due', 'due after snooze')
+        await finish(store, finishOf(b!, 'snoozed'), T + 1)
+        await due
+      })
+
       it('cancelling a job notes cancelled and finished with its id', async () => {
         const { store } = await setup()
         const job = jobInsert()
@@ -1408,6 +1474,7 @@ export function describeStoreConformance(harness: StoreHarness): void {
         const leases = [{ id: job.id, lease: 1 }]
         const calls: Record<string, () => Promise<unknown>> = {
           migrate: () => store.migrate(),
+          now: () => store.now(),
           jobInsertMany: () => store.jobInsertMany({ jobs: [jobInsert()], now: T }),
           jobGet: () => store.jobGet({ id: job.id }),
           jobList: () => store.jobList({ limit: 10 }),

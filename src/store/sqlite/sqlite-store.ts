@@ -128,6 +128,7 @@ export class SqliteStore implements Store {
   }
 
   async now(): Promise<number> {
+    this.assertOpen()
     return this.clock()
   }
 

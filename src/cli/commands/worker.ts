@@ -37,7 +37,7 @@ export function workOptions(args: Args): WorkOptions {
 }
 
 export function queuesOf(options: WorkOptions, tasks: readonly TaskDefinition<any, any>[]): string[] {
-  return [...(options.queues ?? new Set(tasks.map((task) => task.queue)))]
+  return options.queues !== undefined ? [...options.queues] : [...new Set(tasks.map((task) => task.queue))].sort()
 }
 
 /**

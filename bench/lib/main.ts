@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,6 +81,12 @@ export function planFor(quick: boolean): Plan {
       }
 }
 
+/** Which Offload was measured: src/ changes under other engineers' hands, so figures name their commit. */
+function sourceVersion(): { commit: string; srcChanged: boolean } {
+  const git = (...args: string[]): string => spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).stdout?.trim() ?? ''
+  return { commit: git('rev-parse', '--short', 'HEAD') || 'unknown', srcChanged: git('status', '--porcelain', '--', 'src').length > 0 }
+}
+
 async function loadSystem(name: SystemName): Promise<BenchSystem> {
   // Imported on demand: a peer's package loads only when that peer runs.
   switch (name) {
@@ -133,6 +140,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       durationS: 0,
       command: ['npm run bench --', ...argv].join(' '),
       quick: options.quick,
+      source: sourceVersion(),
       plan,
       machine,
       systems: {},

@@ -42,6 +42,8 @@ export interface RunResults {
   durationS: number
   command: string
   quick: boolean
+  /** The commit measured, and whether src/ had uncommitted changes then. */
+  source: { commit: string; srcChanged: boolean }
   plan: Plan
   machine: MachineInfo & { services: Record<string, string> }
   systems: Partial<Record<SystemName, SystemMeta>>
@@ -181,6 +183,7 @@ export function renderReport(results: RunResults): string {
     `Offload bench — ${results.startedAt}${results.medianOf !== undefined ? ` — medians of ${results.medianOf} runs` : ''}${results.quick ? ' (--quick)' : ''}`,
     `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, node ${m.node}, load ${m.loadAverage.join(' ')}`,
     `disk: 4 KiB write + fsync p50 ${m.fsyncMicros.p50} µs (p90 ${m.fsyncMicros.p90}), + fdatasync p50 ${m.fdatasyncMicros.p50} µs (p90 ${m.fdatasyncMicros.p90})`,
+    `offload: commit ${results.source.commit}${results.source.srcChanged ? ' + uncommitted changes in src/' : ''}`,
     `services: ${Object.entries(m.services).map(([name, version]) => `${name} ${version}`).join(', ')}`,
     '',
   )

@@ -46,7 +46,7 @@ export function childMain(setup: (config: WorkerConfig, send: Send) => Promise<W
         window.fromUs = monotonicMicros()
         hooks?.start().catch(fail)
         break
-      case 'stop':
+      case 'stop': {
         if (stopping) return
         stopping = true
         window.toUs = monotonicMicros()
@@ -66,6 +66,7 @@ export function childMain(setup: (config: WorkerConfig, send: Send) => Promise<W
           process.disconnect?.()
         })().catch(fail)
         break
+      }
     }
   })
   setup(config, send).then((ready) => {

@@ -20,6 +20,8 @@ export type OffloadErrorCode =
   /** A payload over `maxPayloadSize` once serialised. */
   | 'PAYLOAD_TOO_LARGE'
   | 'JOB_NOT_FOUND'
+  /** A job with the same id is already stored (ids are generated unique; copies between stores keep them). */
+  | 'JOB_EXISTS'
   /** The job is in a state the operation does not apply to (cancel a completed job, retry a queued one). */
   | 'INVALID_STATE'
   /** A store URL Offload cannot use. */

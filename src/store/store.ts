@@ -30,7 +30,7 @@ export interface StoreCapabilities {
 
 /** One job to create; already validated and serialised. */
 export interface JobInsert {
-  /** Unique in the store: a batch with an id already stored, or with one id twice, is rejected whole. */
+  /** Unique in the store: a batch with an id already stored, or with one id twice, is rejected whole with `JOB_EXISTS`. */
   id: string
   task: string
   queue: string

@@ -182,7 +182,7 @@ export function describeStoreConformance(harness: StoreHarness): void {
         const { store } = await setup()
         const first = jobInsert({ key: 'k1' })
         const batch = [first, jobInsert({ key: 'k2' }), jobInsert({ id: first.id })]
-        await expect(store.jobInsertMany({ jobs: batch, now: T })).rejects.toThrow()
+        await expectCode(() => store.jobInsertMany({ jobs: batch, now: T }), 'JOB_EXISTS')
         expect(await store.jobList({ limit: 10 })).toEqual([])
         expect(await store.eventList({ limit: 10 })).toEqual([])
         // The keys the batch took before it failed were rolled back with it.
@@ -195,9 +195,10 @@ export function describeStoreConformance(harness: StoreHarness): void {
         const stored = jobInsert({ payload: '"original"' })
         await store.jobInsertMany({ jobs: [stored], now: T })
         const fresh = jobInsert()
-        await expect(
-          store.jobInsertMany({ jobs: [fresh, jobInsert({ id: stored.id, payload: '"impostor"' })], now: T + 10 }),
-        ).rejects.toThrow()
+        await expectCode(
+          () => store.jobInsertMany({ jobs: [fresh, jobInsert({ id: stored.id, payload: '"impostor"' })], now: T + 10 }),
+          'JOB_EXISTS',
+        )
         expect(await store.jobGet({ id: fresh.id })).toBeUndefined()
         expect(await store.jobGet({ id: stored.id })).toMatchObject({ payload: 'original', createdAt: new Date(T) })
         expect(await timeline(store, stored.id)).toEqual([['enqueued', 'queued', 0]])
@@ -952,6 +953,18 @@ export function describeStoreConformance(harness: StoreHarness): void {
           expect(await store.jobGet({ id })).toMatchObject({ state: 'completed', result: 'second time', createdAt: old.createdAt })
         })
       }
+
+      it("retry clears the old run's progress and keeps its errors", async () => {
+        const { store } = await setup()
+        await store.jobInsertMany({ jobs: [jobInsert({ maxAttempts: 1 })], now: T })
+        const claimed = await claimOne(store, T)
+        await store.jobNoteMany({ notes: [{ ...ref(claimed), progress: '50' }], now: T + 1 })
+        await finish(store, { ...ref(claimed), outcome: 'failed', error: { name: 'Error', message: 'boom' } }, T + 2)
+        expect(await store.jobGet({ id: claimed.id })).toMatchObject({ progress: 50 })
+        const retried = await store.jobRetry({ id: claimed.id, now: T + 3 })
+        expect(retried.progress).toBeUndefined()
+        expect(retried.errors).toMatchObject([{ attempt: 1, message: 'boom' }])
+      })
 
       for (const state of ['queued', 'scheduled', 'running', 'retrying', 'completed'] as const) {
         it(`retry of a ${state} job is INVALID_STATE and changes nothing`, async () => {

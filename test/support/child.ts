@@ -30,7 +30,9 @@ export class Agent {
     running.add(this)
     process.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk))
     process.stderr!.setEncoding('utf8').on('data', (chunk: string) => this.stderr.push(chunk))
-    this.exited = once(process, 'exit').then(([code, signal]) => {
+    // 'close', not 'exit': it comes after the child's stdout was read to the end, so every line it
+    // printed is in `messages` by the time `exited` resolves.
+    this.exited = once(process, 'close').then(([code, signal]) => {
       running.delete(this)
       return { code: code as number | null, signal: signal as NodeJS.Signals | null }
     })

@@ -175,6 +175,9 @@ export function sqliteError(error: unknown, path?: string): unknown {
   if (isOffloadError(error)) return error
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return error
+  if (code.startsWith('SQLITE_CONSTRAINT') && /offload_jobs\.id/.test((error as Error).message)) {
+    return new OffloadError('JOB_EXISTS', 'a job with that id already exists', { sqlite: code }, { cause: error })
+  }
   const where = path === undefined ? 'the SQLite database' : `the SQLite database at ${path}`
   if (isBusy(error)) return new OffloadError('STORE_BUSY', `${where} is locked by another process`, { sqlite: code }, { cause: error })
   const reason =

@@ -111,15 +111,18 @@ export class SqliteStore implements Store {
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
       this.db = new Database(path)
-      // A short in-library wait absorbs the common case (another process's commit takes well
-      // under a millisecond) without blocking our event loop for long; GroupCommit retries
-      // longer waits on a timer.
-      this.db.pragma('busy_timeout = 20')
+      // Opening is synchronous, so it cannot retry on a timer: while several processes open a new
+      // file at once, switching it to WAL needs a lock the others briefly hold, so wait for it here.
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`)
       if (path !== ':memory:') this.db.pragma('journal_mode = WAL')
       // FULL: the WAL is fsynced at every commit, so an acknowledged write survives power loss,
       // not only a process crash. NORMAL would be faster and lose the last commits on power loss.
       this.db.pragma('synchronous = FULL')
       this.db.pragma('journal_size_limit = 67108864')
+      // From now on a short in-library wait absorbs the common case (another process's commit
+      // takes well under a millisecond) without blocking our event loop for long; GroupCommit
+      // retries longer waits on a timer.
+      this.db.pragma('busy_timeout = 20')
     } catch (error) {
       throw sqliteError(error, options.path)
     }
@@ -519,8 +522,9 @@ export class SqliteStore implements Store {
           current.seq,
         )
       }
+      // The old run's progress would describe work that starts over; its errors stay, for the record.
       const row = this.sql(`UPDATE offload_jobs SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL,
-        result = NULL, worker_id = NULL, lease_expires_at = NULL WHERE seq = ? RETURNING *`).get(at, current.seq) as JobRow
+        result = NULL, progress = NULL, worker_id = NULL, lease_expires_at = NULL WHERE seq = ? RETURNING *`).get(at, current.seq) as JobRow
       this.event(row.seq, at, 'retried', 'queued', 0)
       notes.push({ kind: 'ready', queue: row.queue })
       return toJobInfo(row)

@@ -1,4 +1,5 @@
 import { relative } from 'node:path'
+import { checkName, checkNumber } from '../../config.js'
 import { isOffloadError } from '../../errors.js'
 import type { JobEvent, JobInfo } from '../../job.js'
 import type { Store } from '../../store/store.js'
@@ -25,6 +26,10 @@ export const devCommand: Command = {
   examples: ['offload dev --tasks examples/tasks.ts', 'OFFLOAD_TASKS=src/tasks.ts offload dev --concurrency 4 --store sqlite:./tmp/dev.db'],
   async run({ args, out, io, storeUrl }) {
     const options = workOptions(args)
+    // dev migrates before its worker starts (the event log must exist to be followed), so check
+    // what work() would reject first: bad input must not change the store, not even its schema.
+    if (options.concurrency !== undefined) checkNumber(options.concurrency, 'concurrency', { integer: true, min: 1, max: 10_000 })
+    for (const queue of options.queues ?? []) checkName(queue, 'queue')
     const modules = await loadTaskModules(taskPaths(args, io.env), io.cwd)
     return withOffload(storeUrl, { tasks: modules.tasks }, async (offload, store) => {
       const { version } = await offload.migrate()

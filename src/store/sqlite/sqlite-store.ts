@@ -6,6 +6,7 @@ import { OffloadError } from '../../errors.js'
 import type { AttemptError, JobEvent, JobEventType, JobInfo, JobState, Json } from '../../job.js'
 import type {
   ClaimedJob,
+  JobLeaseRef,
   EventListParams,
   JobClaimParams,
   JobCount,
@@ -319,10 +320,10 @@ export class SqliteStore implements Store {
         params.limit,
       ) as (JobRow & { seq: number })[]
       rows.sort(claimOrder)
+      this.events(rows, at, 'started', 'running', JSON.stringify({ workerId: params.workerId }))
       const claimed: ClaimedJob[] = new Array(rows.length)
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!
-        this.event(row.seq, at, 'started', 'running', row.attempt, { workerId: params.workerId })
         claimed[i] = {
           id: row.id,
           task: row.task,
@@ -385,13 +386,33 @@ export class SqliteStore implements Store {
       const finishedIds: string[] = []
       const readyQueues = new Set<string>()
       let earliestDue = Infinity
+      // Runs of completions go in one statement; other outcomes one by one, in order, so two
+      // finishes of the same lease in one batch resolve as they would one after the other.
+      let completions: number[] = []
+      const completeRun = (): void => {
+        if (completions.length === 0) return
+        const done = this.completeMany(
+          completions.map((i) => params.finishes[i] as JobLeaseRef & { result: string }),
+          at,
+        )
+        for (const i of completions) {
+          const id = params.finishes[i]!.id
+          applied[i] = done.delete(id)
+          if (applied[i]) finishedIds.push(id)
+        }
+        completions = []
+      }
       for (let i = 0; i < params.finishes.length; i++) {
         const finish = params.finishes[i]!
+        if (finish.outcome === 'completed') {
+          completions.push(i)
+          continue
+        }
+        completeRun()
         const row = this.finishOne(finish, at)
         applied[i] = row !== undefined
         if (row === undefined) continue
         switch (finish.outcome) {
-          case 'completed':
           case 'failed':
             finishedIds.push(row.id)
             break
@@ -403,6 +424,7 @@ export class SqliteStore implements Store {
             earliestDue = Math.min(earliestDue, at + finish.delayMs)
         }
       }
+      completeRun()
       if (finishedIds.length > 0) notes.push({ kind: 'finished', ids: finishedIds })
       for (const queue of readyQueues) notes.push({ kind: 'ready', queue })
       if (earliestDue !== Infinity) notes.push({ kind: 'due', runAt: earliestDue })
@@ -410,18 +432,32 @@ export class SqliteStore implements Store {
     })
   }
 
-  private finishOne(finish: JobFinish, at: number): FinishedRow | undefined {
+  /**
+   * Completes many jobs in one statement and writes their events in another: the common outcome
+   * costs two statements per batch instead of two per job, about a fifth of a drain's CPU.
+   * Returns the ids whose lease still held.
+   */
+  private completeMany(completions: readonly (JobLeaseRef & { result: string })[], at: number): Set<string> {
+    const rows = this.sql(`UPDATE offload_jobs SET state = 'completed', result = c.value ->> 2, finished_at = ?,
+        worker_id = NULL, lease_expires_at = NULL
+      FROM json_each(?) AS c
+      WHERE offload_jobs.id = c.value ->> 0 AND offload_jobs.lease = c.value ->> 1 AND offload_jobs.state = 'running'
+      RETURNING ${FINISHED_COLUMNS}`).all(
+      at,
+      JSON.stringify(completions.map((completion) => [completion.id, completion.lease, completion.result])),
+    ) as FinishedRow[]
+    this.events(rows, at, 'completed', 'completed', null)
+    const done = new Set<string>()
+    for (const row of rows) {
+      done.add(row.id)
+      this.releaseKey(row, at)
+    }
+    return done
+  }
+
+  private finishOne(finish: Exclude<JobFinish, { outcome: 'completed' }>, at: number): FinishedRow | undefined {
     const fence = `WHERE id = ? AND lease = ? AND state = 'running' RETURNING ${FINISHED_COLUMNS}`
     switch (finish.outcome) {
-      case 'completed': {
-        const row = this.sql(`UPDATE offload_jobs SET state = 'completed', result = ?, finished_at = ?,
-          worker_id = NULL, lease_expires_at = NULL ${fence}`).get(finish.result, at, finish.id, finish.lease) as FinishedRow | undefined
-        if (row !== undefined) {
-          this.event(row.seq, at, 'completed', 'completed', row.attempt)
-          this.releaseKey(row, at)
-        }
-        return row
-      }
       case 'retry': {
         const runAt = at + finish.delayMs
         const row = this.sql(`UPDATE offload_jobs SET state = 'retrying', run_at = ?,
@@ -645,6 +681,19 @@ export class SqliteStore implements Store {
       state,
       attempt,
       data === undefined ? null : JSON.stringify(data),
+    )
+  }
+
+  /** The same event for many jobs, in one statement. */
+  private events(rows: readonly { seq: number; attempt: number }[], at: number, type: JobEventType, state: JobState, data: string | null): void {
+    if (rows.length === 0) return
+    this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
+      SELECT e.value ->> 0, ?, ?, ?, e.value ->> 1, ? FROM json_each(?) AS e`).run(
+      at,
+      type,
+      state,
+      data,
+      JSON.stringify(rows.map((row) => [row.seq, row.attempt])),
     )
   }
 

@@ -1,6 +1,17 @@
 import { parseDuration, type Duration } from './duration.js'
 
 /**
+ * Errors are recognised by a brand, not `instanceof`: a task module may load another copy of
+ * Offload than the worker running it (a compiled CLI, a duplicated install), and a handler's
+ * `PermanentError` must still mean "do not retry" there.
+ */
+const BRAND: unique symbol = Symbol.for('offload.error') as never
+
+function brandOf(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? (value as { [BRAND]?: unknown })[BRAND] : undefined
+}
+
+/**
  * Stable error codes. They are API: tests, the CLI and (later) the HTTP layer switch on them, so a
  * code is never renamed, and a message may change but a code's meaning may not.
  */
@@ -49,6 +60,7 @@ export type OffloadErrorCode =
  */
 export class OffloadError extends Error {
   override readonly name = 'OffloadError'
+  readonly [BRAND] = 'OffloadError'
   readonly code: OffloadErrorCode
   readonly details: Record<string, unknown>
 
@@ -65,7 +77,7 @@ export class OffloadError extends Error {
 }
 
 export function isOffloadError(value: unknown, code?: OffloadErrorCode): value is OffloadError {
-  return value instanceof OffloadError && (code === undefined || value.code === code)
+  return brandOf(value) === 'OffloadError' && (code === undefined || (value as OffloadError).code === code)
 }
 
 /**
@@ -74,6 +86,11 @@ export function isOffloadError(value: unknown, code?: OffloadErrorCode): value i
  */
 export class PermanentError extends Error {
   override readonly name: string = 'PermanentError'
+  readonly [BRAND] = 'PermanentError'
+}
+
+export function isPermanentError(value: unknown): value is PermanentError {
+  return brandOf(value) === 'PermanentError'
 }
 
 /**
@@ -83,6 +100,7 @@ export class PermanentError extends Error {
  */
 export class SnoozeError extends Error {
   override readonly name: string = 'SnoozeError'
+  readonly [BRAND] = 'SnoozeError'
   readonly delayMs: number
 
   constructor(delay: Duration, message?: string) {
@@ -90,6 +108,10 @@ export class SnoozeError extends Error {
     super(message ?? `snoozed for ${delayMs} ms`)
     this.delayMs = delayMs
   }
+}
+
+export function isSnoozeError(value: unknown): value is SnoozeError {
+  return brandOf(value) === 'SnoozeError'
 }
 
 /** Why a handler's `signal` fired. */
@@ -106,10 +128,15 @@ export type AbortKind =
 /** The `reason` on a handler's aborted `signal`. */
 export class JobAbortError extends Error {
   override readonly name: string = 'JobAbortError'
+  readonly [BRAND] = 'JobAbortError'
   constructor(
     readonly kind: AbortKind,
     message: string,
   ) {
     super(message)
   }
+}
+
+export function isJobAbortError(value: unknown): value is JobAbortError {
+  return brandOf(value) === 'JobAbortError'
 }

@@ -1,4 +1,4 @@
-import { OffloadError } from './errors.js'
+import { isOffloadError, OffloadError } from './errors.js'
 import { isFinished, type JobInfo } from './job.js'
 import type { Logger } from './logger.js'
 import type { Store, StoreNote } from './store/store.js'
@@ -121,7 +121,7 @@ export class JobWatcher {
         if (this.waiters.size === 0) this.unsubscribe()
       }
     } catch (error) {
-      if (!(error instanceof OffloadError && error.code === 'CLOSED')) {
+      if (!(isOffloadError(error, 'CLOSED'))) {
         this.logger.warn('checking awaited jobs failed; the next poll tries again', { error })
       }
     } finally {

@@ -20,7 +20,7 @@ import {
   type TaskDefinition,
   type TaskOptions,
 } from './task.js'
-import { defaultWorkerId, Worker } from './worker/worker.js'
+import { defaultWorkerId, Worker, type WorkerSettings } from './worker/worker.js'
 
 export const DEFAULT_STORE = 'sqlite:./data/offload.db'
 
@@ -406,48 +406,7 @@ export class Offload {
 
   /** Starts a worker on this process; resolves once it is claiming. */
   async work(options: WorkOptions = {}): Promise<Worker> {
-    checkObject(options, 'work() options')
-    checkOptions(options, WORK_OPTIONS, 'work()')
-    const concurrency = options.concurrency === undefined ? 10 : checkNumber(options.concurrency, 'concurrency', { integer: true, min: 1, max: 10_000 })
-    const leaseMs = parseDuration(options.leaseDuration ?? '15s', 'leaseDuration')
-    if (leaseMs < 1000) throw new OffloadError('INVALID_OPTION', 'leaseDuration must be at least 1s', { option: 'leaseDuration' })
-    const heartbeatMs = options.heartbeatInterval === undefined ? Math.floor(leaseMs / 3) : parseDuration(options.heartbeatInterval, 'heartbeatInterval')
-    if (heartbeatMs <= 0 || heartbeatMs >= leaseMs) {
-      throw new OffloadError('INVALID_OPTION', 'heartbeatInterval must be above 0 and shorter than leaseDuration', { option: 'heartbeatInterval' })
-    }
-    let queues: readonly string[]
-    if (options.queues === undefined) {
-      queues = [...new Set([...this.definitions.values()].map((definition) => definition.queue))]
-      if (queues.length === 0) {
-        throw new OffloadError('INVALID_OPTION', 'work() needs tasks to run: define them with offload.task() first, or pass queues', {
-          option: 'queues',
-        })
-      }
-    } else {
-      if (!Array.isArray(options.queues) || options.queues.length === 0) {
-        throw new OffloadError('INVALID_OPTION', `queues must be a non-empty array of queue names, got ${describe(options.queues)}`, {
-          option: 'queues',
-        })
-      }
-      queues = [...new Set(options.queues.map((queue) => checkName(queue, 'queue')))]
-    }
-    const settings = {
-      id: options.id === undefined ? defaultWorkerId() : checkString(options.id, 'id', 200),
-      queues,
-      concurrency,
-      batchSize: options.batchSize === undefined ? concurrency : checkNumber(options.batchSize, 'batchSize', { integer: true, min: 1, max: 10_000 }),
-      leaseMs,
-      heartbeatMs,
-      pollMs: parseDuration(options.pollInterval ?? '1s', 'pollInterval'),
-      shutdownGraceMs: parseDuration(options.shutdownGrace ?? '10s', 'shutdownGrace'),
-    }
-    if (settings.pollMs < 10) throw new OffloadError('INVALID_OPTION', 'pollInterval must be at least 10ms', { option: 'pollInterval' })
-    const runMaintenance = options.maintenance === undefined ? true : checkBoolean(options.maintenance, 'maintenance')
-    const handleSignals = options.handleSignals === undefined ? true : checkBoolean(options.handleSignals, 'handleSignals')
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-      throw new OffloadError('INVALID_OPTION', `signal must be an AbortSignal, got ${describe(options.signal)}`, { option: 'signal' })
-    }
-
+    const { settings, maintenance: runMaintenance, handleSignals } = resolveWorkOptions(options, this.definitions.values())
     this.assertOpen()
     await this.ready()
     this.assertOpen()
@@ -525,5 +484,63 @@ export class Offload {
 
   private assertOpen(): void {
     if (this.closing !== undefined) throw new OffloadError('CLOSED', 'this Offload instance is closed')
+  }
+}
+
+/** What `work()` runs with, once its options are checked. */
+export interface WorkPlan {
+  settings: WorkerSettings
+  maintenance: boolean
+  handleSignals: boolean
+}
+
+/**
+ * Checks `work()` options against the tasks that would run and resolves their defaults, without
+ * touching a store — so the CLI can refuse bad input before it opens or migrates anything.
+ */
+export function resolveWorkOptions(options: WorkOptions, tasks: Iterable<TaskDefinition<any, any>>): WorkPlan {
+  checkObject(options, 'work() options')
+  checkOptions(options, WORK_OPTIONS, 'work()')
+  const concurrency = options.concurrency === undefined ? 10 : checkNumber(options.concurrency, 'concurrency', { integer: true, min: 1, max: 10_000 })
+  const leaseMs = parseDuration(options.leaseDuration ?? '15s', 'leaseDuration')
+  if (leaseMs < 1000) throw new OffloadError('INVALID_OPTION', 'leaseDuration must be at least 1s', { option: 'leaseDuration' })
+  const heartbeatMs = options.heartbeatInterval === undefined ? Math.floor(leaseMs / 3) : parseDuration(options.heartbeatInterval, 'heartbeatInterval')
+  if (heartbeatMs <= 0 || heartbeatMs >= leaseMs) {
+    throw new OffloadError('INVALID_OPTION', 'heartbeatInterval must be above 0 and shorter than leaseDuration', { option: 'heartbeatInterval' })
+  }
+  let queues: readonly string[]
+  if (options.queues === undefined) {
+    queues = [...new Set([...tasks].map((definition) => definition.queue))]
+    if (queues.length === 0) {
+      throw new OffloadError('INVALID_OPTION', 'work() needs tasks to run: define them with offload.task() first, or pass queues', {
+        option: 'queues',
+      })
+    }
+  } else {
+    if (!Array.isArray(options.queues) || options.queues.length === 0) {
+      throw new OffloadError('INVALID_OPTION', `queues must be a non-empty array of queue names, got ${describe(options.queues)}`, {
+        option: 'queues',
+      })
+    }
+    queues = [...new Set(options.queues.map((queue) => checkName(queue, 'queue')))]
+  }
+  const pollMs = parseDuration(options.pollInterval ?? '1s', 'pollInterval')
+  if (pollMs < 10) throw new OffloadError('INVALID_OPTION', 'pollInterval must be at least 10ms', { option: 'pollInterval' })
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new OffloadError('INVALID_OPTION', `signal must be an AbortSignal, got ${describe(options.signal)}`, { option: 'signal' })
+  }
+  return {
+    settings: {
+      id: options.id === undefined ? defaultWorkerId() : checkString(options.id, 'id', 200),
+      queues,
+      concurrency,
+      batchSize: options.batchSize === undefined ? concurrency : checkNumber(options.batchSize, 'batchSize', { integer: true, min: 1, max: 10_000 }),
+      leaseMs,
+      heartbeatMs,
+      pollMs,
+      shutdownGraceMs: parseDuration(options.shutdownGrace ?? '10s', 'shutdownGrace'),
+    },
+    maintenance: options.maintenance === undefined ? true : checkBoolean(options.maintenance, 'maintenance'),
+    handleSignals: options.handleSignals === undefined ? true : checkBoolean(options.handleSignals, 'handleSignals'),
   }
 }

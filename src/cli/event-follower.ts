@@ -3,7 +3,7 @@ import type { JobEvent } from '../job.js'
 import type { Store } from '../store/store.js'
 
 export interface EventFollowerOptions {
-  /** The fallback poll, for changes no store note announces (progress and log lines). */
+  /** The fallback poll, for changes a store note missed (notes are hints). */
   pollMs: number
   /** Events read per round trip. */
   batch: number
@@ -16,7 +16,7 @@ export interface EventFollowerOptions {
 /**
  * Follows the store's event log as it grows, the way `tail -f` follows a file: it remembers the
  * newest `seq` at start, then reads what came after whenever the store sends a note, backed by a
- * short poll because notes are hints (progress and log lines send none). Reads never overlap, so
+ * short poll because notes are hints. Reads never overlap, so
  * events arrive once each and in order.
  */
 export class EventFollower {
@@ -34,7 +34,7 @@ export class EventFollower {
 
   /** Skips the log as it stands; from now on every new event is delivered. */
   async start(): Promise<void> {
-    this.after = await newestSeq(this.store, this.options.batch)
+    this.after = await this.store.eventLastSeq()
     this.unlisten = this.store.listen(() => this.read())
     this.timer = setInterval(() => this.read(), this.options.pollMs)
     // Following is a side show: it must never be what keeps the process alive.
@@ -81,19 +81,5 @@ export class EventFollower {
   private readonly report = (error: unknown): void => {
     // A closing store is the normal end of a shutdown, not news.
     if (!isOffloadError(error, 'CLOSED')) this.options.onError(error)
-  }
-}
-
-/**
- * The newest event's `seq`. The Store contract reads the log forwards only, so this pages to the
- * end: a few reads for a development database, more for a long history.
- */
-async function newestSeq(store: Store, batch: number): Promise<number> {
-  let after = 0
-  for (;;) {
-    const events = await store.eventList({ after, limit: batch })
-    if (events.length === 0) return after
-    after = events[events.length - 1]!.seq
-    if (events.length < batch) return after
   }
 }

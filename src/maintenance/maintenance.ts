@@ -1,4 +1,4 @@
-import { OffloadError } from '../errors.js'
+import { isOffloadError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Store, StoreNote } from '../store/store.js'
 
@@ -63,7 +63,7 @@ export class Maintenance {
     try {
       await this.store.leaderResign({ name: LEADER_NAME, owner: this.settings.owner })
     } catch (error) {
-      if (!(error instanceof OffloadError && error.code === 'CLOSED')) this.logger.warn('resigning leadership failed', { error })
+      if (!(isOffloadError(error, 'CLOSED'))) this.logger.warn('resigning leadership failed', { error })
     }
   }
 
@@ -78,7 +78,7 @@ export class Maintenance {
     try {
       won = await this.store.leaderElect({ name: LEADER_NAME, owner: this.settings.owner, ttlMs: this.settings.leaderTtlMs })
     } catch (error) {
-      if (!(error instanceof OffloadError && error.code === 'CLOSED')) this.logger.warn('leader election failed', { error })
+      if (!(isOffloadError(error, 'CLOSED'))) this.logger.warn('leader election failed', { error })
       won = false
     }
     if (this.stopped) return
@@ -116,7 +116,7 @@ export class Maintenance {
     if (!this.leader || this.stopped) return
     this.track(
       run().catch((error: unknown) => {
-        if (!(error instanceof OffloadError && error.code === 'CLOSED')) this.logger.warn(`maintenance ${name} failed`, { error })
+        if (!(isOffloadError(error, 'CLOSED'))) this.logger.warn(`maintenance ${name} failed`, { error })
       }),
     )
   }
@@ -155,7 +155,7 @@ export class Maintenance {
       }
       if (next !== undefined) delay = Math.min(delay, Math.max(0, next - now))
     } catch (error) {
-      if (error instanceof OffloadError && error.code === 'CLOSED') return
+      if (isOffloadError(error, 'CLOSED')) return
       this.logger.warn('maintenance promote failed', { error })
     }
     if (!this.leader || this.stopped) return

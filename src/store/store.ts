@@ -226,6 +226,8 @@ export type StoreNote =
   | { kind: 'finished'; ids: readonly string[] }
   /** Jobs were cancelled (also reported as finished): a worker running one aborts it. */
   | { kind: 'cancelled'; ids: readonly string[] }
+  /** Handlers reported progress or log lines for these running jobs (events were appended). */
+  | { kind: 'progress'; ids: readonly string[] }
   /** Another process wrote something; what is unknown. */
   | { kind: 'changed' }
 
@@ -293,6 +295,9 @@ export interface Store {
    * progress `{ progress }`; log `{ message }`; none for the others.
    */
   eventList(params: EventListParams): Promise<JobEvent[]>
+
+  /** The newest event's `seq`, 0 for an empty log: where a follower starts to see only what comes next. */
+  eventLastSeq(): Promise<number>
 
   /** Takes or renews leadership of `name` for `ttlMs`. True while `owner` holds it. */
   leaderElect(params: LeaderElectParams): Promise<boolean>

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { backoffDelay, DEFAULT_BACKOFF } from '../backoff.js'
-import { JobAbortError, OffloadError, PermanentError, SnoozeError, type AbortKind } from '../errors.js'
+import { isOffloadError, isPermanentError, isSnoozeError, JobAbortError, OffloadError, type AbortKind } from '../errors.js'
 import { randomId } from '../ids.js'
 import { toJson } from '../json.js'
 import type { Json } from '../job.js'
@@ -203,7 +203,7 @@ export class Worker {
       this.claimFailures = 0
     } catch (error) {
       this.claiming = false
-      if (this.stopping !== undefined || (error instanceof OffloadError && error.code === 'CLOSED')) return
+      if (this.stopping !== undefined || (isOffloadError(error, 'CLOSED'))) return
       const delay = Math.min(5000, 50 * 2 ** this.claimFailures++)
       this.logger.error(`claiming jobs failed; trying again in ${delay} ms`, { worker: this.id, error })
       this.claimRetryTimer = setTimeout(() => {
@@ -272,8 +272,8 @@ export class Worker {
 
   private failure(job: ClaimedJob, error: unknown): JobFinish {
     const fence = { id: job.id, lease: job.lease }
-    if (error instanceof SnoozeError) return { ...fence, outcome: 'snoozed', delayMs: error.delayMs }
-    if (error instanceof PermanentError || job.attempt >= job.maxAttempts) return { ...fence, outcome: 'failed', error: errorOf(error) }
+    if (isSnoozeError(error)) return { ...fence, outcome: 'snoozed', delayMs: error.delayMs }
+    if (isPermanentError(error) || job.attempt >= job.maxAttempts) return { ...fence, outcome: 'failed', error: errorOf(error) }
     const task = this.tasks.get(job.task)
     const policy = job.backoff ?? task?.backoff ?? DEFAULT_BACKOFF
     let delayMs: number
@@ -338,7 +338,7 @@ export class Worker {
         if (execution !== undefined) this.abort(execution, state === 'cancelled' ? 'cancelled' : 'lease-lost')
       }
     } catch (error) {
-      if (!(error instanceof OffloadError && error.code === 'CLOSED')) {
+      if (!(isOffloadError(error, 'CLOSED'))) {
         this.logger.warn('renewing leases failed; will try again', { worker: this.id, error })
       }
     }

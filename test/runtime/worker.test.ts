@@ -365,3 +365,19 @@ test('a handler that looks at its signal only after the abort sees it aborted, w
   cancelled.resolve()
   expect(await seen.promise).toEqual({ aborted: true, kind: 'cancelled' })
 })
+
+test('errors from another copy of Offload still steer the job (recognised by brand, not instanceof)', async () => {
+  const o = setup()
+  // What a PermanentError made by a second installed copy of the package looks like here.
+  const foreign = Object.assign(new Error('bad input'), { name: 'PermanentError', [Symbol.for('offload.error')]: 'PermanentError' })
+  const task = o.task('foreign', {
+    attempts: 3,
+    run() {
+      throw foreign
+    },
+  })
+  await work()
+  const job = await task.enqueue()
+  await expect(job.result({ timeout: '10s' })).rejects.toMatchObject({ code: 'JOB_FAILED' })
+  expect(await job.get()).toMatchObject({ state: 'failed', attempt: 1 })
+})

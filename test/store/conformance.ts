@@ -1085,6 +1085,15 @@ export function describeStoreConformance(harness: StoreHarness): void {
     // ─── Event log ────────────────────────────────────────────────────────────────────────────
 
     describe('event log', () => {
+      it('eventLastSeq is 0 for an empty log, then the newest seq', async () => {
+        const { store } = await setup()
+        expect(await store.eventLastSeq()).toBe(0)
+        await store.jobInsertMany({ jobs: [jobInsert(), jobInsert()], now: T })
+        const events = await store.eventList({ limit: 10 })
+        expect(await store.eventLastSeq()).toBe(events.at(-1)!.seq)
+        expect(await store.eventList({ after: await store.eventLastSeq(), limit: 10 })).toEqual([])
+      })
+
       it("a job's life appends one event per transition, in order, with state and attempt", async () => {
         const { store } = await setup()
         const job = jobInsert({ maxAttempts: 3, runAt: T + 100 })
@@ -1375,6 +1384,16 @@ export function describeStoreConformance(harness: StoreHarness): void {
         await finished
       })
 
+      it('progress and log lines note progress with the job id', async () => {
+        const { store } = await setup()
+        const job = jobInsert()
+        await store.jobInsertMany({ jobs: [job], now: T })
+        const claimed = await claimOne(store, T)
+        const progress = nextNote(store, (note) => note.kind === 'progress' && note.ids.includes(job.id), 'progress')
+        await store.jobNoteMany({ notes: [{ ...ref(claimed), log: 'working' }], now: T + 1 })
+        await progress
+      })
+
       it('failing a job, or rescuing it into failed, notes finished with its id', async () => {
         const { store } = await setup()
         const [failed, rescued] = [jobInsert({ maxAttempts: 1 }), jobInsert({ maxAttempts: 1 })]
@@ -1485,7 +1504,8 @@ export function describeStoreConformance(harness: StoreHarness): void {
         await store.jobInsertMany({ jobs: [job], now: T })
         await store.close()
         const leases = [{ id: job.id, lease: 1 }]
-        const calls: Record<string, () => Promise<unknown>> = {
+        // Typed by the contract: a method added to Store and missing here is a compile error.
+        const calls: Record<Exclude<keyof Store, 'description' | 'capabilities' | 'close' | 'listen'>, () => Promise<unknown>> = {
           migrate: () => store.migrate(),
           now: () => store.now(),
           jobInsertMany: () => store.jobInsertMany({ jobs: [jobInsert()], now: T }),
@@ -1503,6 +1523,7 @@ export function describeStoreConformance(harness: StoreHarness): void {
           jobRescue: () => store.jobRescue({ limit: 10, now: T }),
           jobPrune: () => store.jobPrune({ olderThanMs: { completed: 0, failed: 0, cancelled: 0 }, limit: 10, now: T }),
           eventList: () => store.eventList({ limit: 10 }),
+          eventLastSeq: () => store.eventLastSeq(),
           leaderElect: () => store.leaderElect({ name: 'm', owner: 'a', ttlMs: 1000, now: T }),
           leaderResign: () => store.leaderResign({ name: 'm', owner: 'a' }),
         }

@@ -1,7 +1,7 @@
 import { relative } from 'node:path'
-import { checkName, checkNumber } from '../../config.js'
 import { isOffloadError } from '../../errors.js'
 import type { JobEvent, JobInfo } from '../../job.js'
+import { resolveWorkOptions } from '../../offload.js'
 import type { Store } from '../../store/store.js'
 import { TASKS_OPTION, withOffload, type Command } from '../command.js'
 import { EventFollower } from '../event-follower.js'
@@ -26,11 +26,10 @@ export const devCommand: Command = {
   examples: ['offload dev --tasks examples/tasks.ts', 'OFFLOAD_TASKS=src/tasks.ts offload dev --concurrency 4 --store sqlite:./tmp/dev.db'],
   async run({ args, out, io, storeUrl }) {
     const options = workOptions(args)
+    const modules = await loadTaskModules(taskPaths(args, io.env), io.cwd)
     // dev migrates before its worker starts (the event log must exist to be followed), so check
     // what work() would reject first: bad input must not change the store, not even its schema.
-    if (options.concurrency !== undefined) checkNumber(options.concurrency, 'concurrency', { integer: true, min: 1, max: 10_000 })
-    for (const queue of options.queues ?? []) checkName(queue, 'queue')
-    const modules = await loadTaskModules(taskPaths(args, io.env), io.cwd)
+    resolveWorkOptions(options, modules.tasks)
     return withOffload(storeUrl, { tasks: modules.tasks }, async (offload, store) => {
       const { version } = await offload.migrate()
       const printer = new EventPrinter(store, out, Math.max(12, ...modules.tasks.map((task) => task.name.length)))

@@ -299,6 +299,10 @@ export class SqliteStore implements Store {
     })
   }
 
+  eventLastSeq(): Promise<number> {
+    return this.read(() => this.sql('SELECT coalesce(max(seq), 0) FROM offload_events').pluck().get() as number)
+  }
+
   // ─── Claim, heartbeat, finish ─────────────────────────────────────────────────────────────────
 
   async jobClaim(params: JobClaimParams): Promise<ClaimedJob[]> {
@@ -500,19 +504,22 @@ export class SqliteStore implements Store {
 
   jobNoteMany(params: JobNoteManyParams): Promise<void> {
     if (params.notes.length === 0 && !this.closed) return Promise.resolve()
-    return this.write(() => {
+    return this.write((notes) => {
       const at = params.now ?? this.clock()
       const held = this.sql(`SELECT seq, attempt FROM offload_jobs WHERE id = ? AND lease = ? AND state = 'running'`)
       const setProgress = this.sql('UPDATE offload_jobs SET progress = ? WHERE seq = ?')
+      const noted = new Set<string>()
       for (const note of params.notes) {
         const row = held.get(note.id, note.lease) as { seq: number; attempt: number } | undefined
         if (row === undefined) continue
+        noted.add(note.id)
         if (note.progress !== undefined) {
           setProgress.run(note.progress, row.seq)
           this.event(row.seq, at, 'progress', 'running', row.attempt, { progress: JSON.parse(note.progress) as Json })
         }
         if (note.log !== undefined) this.event(row.seq, at, 'log', 'running', row.attempt, { message: note.log })
       }
+      if (noted.size > 0) notes.push({ kind: 'progress', ids: [...noted] })
     })
   }
 

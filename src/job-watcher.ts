@@ -10,8 +10,10 @@ interface Waiter {
 
 /**
  * Waits for jobs to finish, for `JobHandle.result()`. Store notes say which jobs finished (in this
- * process) or that something changed (in another); either way the watcher re-reads the jobs it
- * waits for. A slow poll backs the notes up, so a missed note costs latency, never a hang.
+ * process) or that something changed (in another). On a change it re-reads the jobs it waits for —
+ * or, when it waits for many, reads the event log since the last change instead, so the work is
+ * proportional to what happened rather than to how many jobs are awaited. A slow poll backs the
+ * notes up, so a missed note costs latency, never a hang.
  */
 export class JobWatcher {
   private readonly waiters = new Map<string, Set<Waiter>>()
@@ -20,6 +22,10 @@ export class JobWatcher {
   private checkAll = false
   private readonly toCheck = new Set<string>()
   private checking = false
+  /** Event-log cursor while tailing; undefined while few jobs are awaited. */
+  private cursor: number | undefined
+  private tailing: Promise<void> | undefined
+  private tailAgain = false
 
   constructor(
     private readonly store: Store,
@@ -79,6 +85,7 @@ export class JobWatcher {
   private unsubscribe(): void {
     this.unlisten?.()
     this.unlisten = undefined
+    this.cursor = undefined
     clearInterval(this.pollTimer)
     this.pollTimer = undefined
   }
@@ -87,7 +94,50 @@ export class JobWatcher {
     if (note.kind === 'finished') {
       const ids = note.ids.filter((id) => this.waiters.has(id))
       if (ids.length > 0) this.check(ids)
-    } else if (note.kind === 'changed') this.check(undefined)
+    } else if (note.kind === 'changed') {
+      if (this.waiters.size > TAIL_ABOVE) this.tail()
+      else {
+        this.cursor = undefined
+        this.check(undefined)
+      }
+    }
+  }
+
+  /** Reads the events since the last tail and re-reads the awaited jobs that reached a final state. */
+  private tail(): void {
+    if (this.tailing !== undefined) {
+      this.tailAgain = true
+      return
+    }
+    this.tailing = this.readTail()
+      .catch((error: unknown) => {
+        if (!isOffloadError(error, 'CLOSED')) this.logger.warn('reading the event log failed; the next poll tries again', { error })
+      })
+      .finally(() => {
+        this.tailing = undefined
+        if (this.tailAgain && this.waiters.size > TAIL_ABOVE) {
+          this.tailAgain = false
+          this.tail()
+        }
+      })
+  }
+
+  private async readTail(): Promise<void> {
+    if (this.cursor === undefined) {
+      // Start the cursor first and then re-read everything once: a job that finished before the
+      // cursor is caught by the read, one that finishes after it by the next tail.
+      this.cursor = await this.store.eventLastSeq()
+      this.check(undefined)
+      return
+    }
+    for (;;) {
+      const events = await this.store.eventList({ after: this.cursor, limit: TAIL_BATCH })
+      if (events.length === 0) return
+      this.cursor = events[events.length - 1]!.seq
+      const finished = events.filter((event) => isFinished(event.state) && this.waiters.has(event.jobId)).map((event) => event.jobId)
+      if (finished.length > 0) this.check(finished)
+      if (events.length < TAIL_BATCH) return
+    }
   }
 
   /** Re-reads `ids` (or every watched job): one read at a time, requests in between coalesce. */
@@ -129,6 +179,10 @@ export class JobWatcher {
     }
   }
 }
+
+/** Above this many awaited jobs, a change is followed through the event log rather than job by job. */
+const TAIL_ABOVE = 32
+const TAIL_BATCH = 1000
 
 function abortError(id: string, signal: AbortSignal): OffloadError {
   return new OffloadError('ABORTED', `stopped waiting for job ${id}: the signal was aborted`, { id }, { cause: signal.reason })

@@ -34,7 +34,7 @@ export interface DrainReport {
 
 export type FromChild =
   | { type: 'ready'; at: number }
-  | { type: 'started'; seq: number; sentAt: number; at: number }
+  | { type: 'started'; seq: number; sentAt: number; at: number; detail?: Record<string, number> }
   | { type: 'done'; report: DrainReport }
   | { type: 'pong'; sentAt: number; at: number }
   | { type: 'error'; message: string }

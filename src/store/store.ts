@@ -183,6 +183,41 @@ export interface EventListParams {
   limit: number
 }
 
+// ─── Copy between stores ────────────────────────────────────────────────────────────────────────
+
+/** One event of an exported job's timeline, without what the job itself says. */
+export type JobRecordEvent = Omit<JobEvent, 'seq' | 'jobId' | 'task' | 'queue'>
+
+/** A job with everything needed to recreate it in another store (`offload copy`). */
+export interface JobRecord {
+  job: JobInfo
+  /** How long the job's key stays held after it finishes, if set at enqueue. */
+  keyTtlMs?: number
+  /** The job's timeline, oldest first. */
+  events: JobRecordEvent[]
+}
+
+export interface JobExportParams {
+  /** Keyset cursor: only jobs whose id sorts after this one. */
+  after?: string
+  /** Oldest first (ascending id). */
+  limit: number
+}
+
+export interface JobImportParams {
+  records: readonly JobRecord[]
+  now?: number
+}
+
+export interface JobImportResult {
+  /** Jobs written. */
+  imported: number
+  /** Jobs whose id the store already had: left as they are, so a re-run copies nothing twice. */
+  skipped: number
+  /** Imported jobs whose key another job of the store already held: imported without holding it. */
+  keyConflicts: string[]
+}
+
 // ─── Maintenance ────────────────────────────────────────────────────────────────────────────────
 
 export interface JobPromoteParams {
@@ -298,6 +333,17 @@ export interface Store {
 
   /** The newest event's `seq`, 0 for an empty log: where a follower starts to see only what comes next. */
   eventLastSeq(): Promise<number>
+
+  /** Jobs with their event logs, ascending by id, for copying to another store. */
+  jobExport(params: JobExportParams): Promise<JobRecord[]>
+  /**
+   * Writes exported jobs in one transaction, keeping their ids, states, attempts, times, results,
+   * errors and timelines (events get this store's `seq`s, in the order given). A job whose id is
+   * already stored is skipped. A `running` job arrives `queued` with its attempt given back and a
+   * `released` event, since no worker of this store holds it. Keys are held as the source held
+   * them: unfinished jobs' keys, and finished jobs' keys still inside their `keyTtlMs`.
+   */
+  jobImport(params: JobImportParams): Promise<JobImportResult>
 
   /** Takes or renews leadership of `name` for `ttlMs`. True while `owner` holds it. */
   leaderElect(params: LeaderElectParams): Promise<boolean>

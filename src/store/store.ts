@@ -54,6 +54,12 @@ export interface JobInsert {
 export interface JobInsertManyParams {
   jobs: JobInsert[]
   now?: number
+  /**
+   * Where `capabilities.transactionalEnqueue`: a connection of the store's kind (a `pg` client) in
+   * a transaction the application holds. The jobs are written through it, exist if and only if
+   * that transaction commits, and are announced to workers at its commit.
+   */
+  transaction?: unknown
 }
 
 export interface JobInsertResult {

@@ -1,0 +1,104 @@
+/**
+ * Versioned schema for the PostgreSQL store, inside the schema the store is configured with (the
+ * `{schema}` placeholder, always a quoted identifier). `PostgresStore.migrate()` applies pending
+ * versions in one transaction under an advisory lock, so processes that start together apply each
+ * exactly once: the others wait on the lock and then find the versions recorded.
+ *
+ * Times are `timestamptz` and every time decision reads the database's `now()` (or the `now` a
+ * caller passes); JSON the runtime already serialised is `json`, stored as given, so `\u0000` in a
+ * payload and the key order of objects survive. Attempt errors are `jsonb`, to append cheaply.
+ *
+ * Never edit a migration that has shipped; add the next one.
+ */
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+const STATES = `'scheduled', 'queued', 'running', 'retrying', 'completed', 'failed', 'cancelled'`
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'jobs, events, keys, leaders',
+    sql: `
+      CREATE TABLE {schema}.jobs (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        task text NOT NULL,
+        queue text NOT NULL,
+        state text NOT NULL CHECK (state IN (${STATES})),
+        priority integer NOT NULL,
+        run_at timestamptz NOT NULL,
+        attempt integer NOT NULL DEFAULT 0,
+        max_attempts integer NOT NULL,
+        lease integer NOT NULL DEFAULT 0,
+        worker_id text,
+        lease_expires_at timestamptz,
+        timeout_ms bigint,
+        backoff json,
+        key text,
+        key_ttl_ms bigint,
+        payload json NOT NULL,
+        metadata json,
+        result json,
+        progress json,
+        errors jsonb,
+        created_at timestamptz NOT NULL,
+        started_at timestamptz,
+        finished_at timestamptz
+      );
+
+      -- The claim path reads only this partial index: finished history never slows a claim.
+      CREATE INDEX jobs_ready ON {schema}.jobs (queue, priority DESC, run_at, seq) WHERE state = 'queued';
+      CREATE INDEX jobs_due ON {schema}.jobs (run_at) WHERE state IN ('scheduled', 'retrying');
+      CREATE INDEX jobs_leases ON {schema}.jobs (lease_expires_at) WHERE state = 'running';
+      -- Listing finished jobs by state, newest first, and pruning them oldest first.
+      CREATE INDEX jobs_finished ON {schema}.jobs (state, id) WHERE state IN ('completed', 'failed', 'cancelled');
+
+      -- seq is the cursor followers of the log keep. Writers append under a shared advisory lock
+      -- and readers of the tail take it exclusively for an instant (see event_horizon), so a
+      -- follower never sees an event after one with a larger seq.
+      CREATE TABLE {schema}.events (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        job_seq bigint NOT NULL,
+        at timestamptz NOT NULL,
+        type text NOT NULL,
+        state text NOT NULL,
+        attempt integer NOT NULL,
+        data json
+      );
+      CREATE INDEX events_job ON {schema}.events (job_seq, seq);
+
+      -- One row per held idempotency key. expires_at is NULL while the job is unfinished.
+      CREATE TABLE {schema}.keys (
+        task text NOT NULL,
+        key text NOT NULL,
+        job_id text NOT NULL,
+        expires_at timestamptz,
+        PRIMARY KEY (task, key)
+      );
+      CREATE INDEX keys_expiry ON {schema}.keys (expires_at) WHERE expires_at IS NOT NULL;
+
+      CREATE TABLE {schema}.leaders (
+        name text PRIMARY KEY,
+        owner text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+
+      -- The highest seq below which every event is committed or rolled back: waits for the
+      -- transactions appending events right now (they hold the lock shared), then reads the
+      -- sequence. Run it alone in its statement; the next statement's snapshot sees those events.
+      CREATE FUNCTION {schema}.event_horizon(lock_space integer, lock_key integer) RETURNS bigint
+        LANGUAGE plpgsql VOLATILE AS $$
+      BEGIN
+        PERFORM pg_advisory_xact_lock(lock_space, lock_key);
+        RETURN coalesce(pg_sequence_last_value(pg_get_serial_sequence('{schema}.events', 'seq')::regclass), 0);
+      END
+      $$;
+    `,
+  },
+]
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

@@ -1,0 +1,1277 @@
+import pg from 'pg'
+import type { ResolvedBackoff } from '../../backoff.js'
+import { OffloadError, isOffloadError } from '../../errors.js'
+import { uuidv7 } from '../../ids.js'
+import type { AttemptError, JobEvent, JobEventType, JobInfo, JobState, Json } from '../../job.js'
+import type {
+  ClaimedJob,
+  EventListParams,
+  JobClaimParams,
+  JobCount,
+  JobExportParams,
+  JobFinish,
+  JobFinishManyParams,
+  JobHeartbeatParams,
+  JobImportParams,
+  JobImportResult,
+  JobInsert,
+  JobInsertManyParams,
+  JobInsertResult,
+  JobListParams,
+  JobNoteManyParams,
+  JobPromoteParams,
+  JobPruneParams,
+  JobRecord,
+  JobRescueParams,
+  LeaderElectParams,
+  LostLease,
+  Store,
+  StoreCapabilities,
+  StoreNote,
+} from '../store.js'
+import { PgListener } from './listener.js'
+import { LATEST_VERSION, MIGRATIONS } from './migrations.js'
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database`, as `pg` understands it. */
+  url: string
+  /** The schema holding Offload's tables, created if missing. @defaultValue `'offload'` */
+  schema?: string
+  /** Connections in the pool, besides the one that listens. @defaultValue 10 */
+  poolSize?: number
+  /** How long to wait for a connection before failing with `STORE_UNAVAILABLE`. @defaultValue 5000 */
+  connectTimeoutMs?: number
+  /** How long a query may take before failing with `STORE_UNAVAILABLE`. @defaultValue 30000 */
+  queryTimeoutMs?: number
+  /**
+   * Within this window after a ready notification for a queue, further ones from this process wait
+   * and go out as one at its end: under a flood of enqueues, NOTIFY (which serialises commits on
+   * the server) stays cheap while an idle worker still wakes at once. @defaultValue 5
+   */
+  notifyDebounceMs?: number
+  /** Receives problems the store cannot throw to a caller (a dropped LISTEN connection). */
+  onError?: (error: unknown) => void
+}
+
+export const SCHEMA_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+
+/** Advisory lock namespaces, the first of the two-int form: the second is the schema's hash. */
+const LOCK_EVENTS = 0x0ff10ad
+const LOCK_MIGRATE = 0x0ff10ae
+
+/** `int8` as a JS number (seqs and milliseconds stay far below 2^53); the other types as `pg` parses them. */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+}
+
+const UNFINISHED_SQL = `('scheduled', 'queued', 'running', 'retrying')`
+const FINISHED_SQL = `('completed', 'failed', 'cancelled')`
+/** The time of a write: the caller's `now` (tests) or the database's clock, never the worker's. */
+const AT = 'coalesce($1::timestamptz, now())'
+const ms = (param: string): string => `(${param}::float8 * interval '1 millisecond')`
+const ISO = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+const EPOCH_MS = (column: string): string => `round(extract(epoch FROM ${column}) * 1000)::bigint`
+
+interface JobRow {
+  seq: number
+  id: string
+  task: string
+  queue: string
+  state: JobState
+  priority: number
+  run_at: Date
+  attempt: number
+  max_attempts: number
+  lease: number
+  worker_id: string | null
+  lease_expires_at: Date | null
+  timeout_ms: number | null
+  backoff: ResolvedBackoff | null
+  key: string | null
+  key_ttl_ms: number | null
+  payload: unknown
+  metadata: Record<string, Json> | null
+  result: unknown
+  progress: Json | null
+  errors: { attempt: number; at: number; name: string; message: string; stack?: string | null }[] | null
+  created_at: Date
+  started_at: Date | null
+  finished_at: Date | null
+}
+
+type Queryable = Pick<pg.ClientBase, 'query'>
+
+/**
+ * The store for many workers on many machines: PostgreSQL through `pg`, in a schema of its own.
+ *
+ * Hot paths are one statement each — a claim, a batch of completions, an enqueue without keys —
+ * so they cost one round trip and commit on their own; claims use `FOR UPDATE SKIP LOCKED` so
+ * workers never wait on each other. Every time decision reads the database's `now()`.
+ *
+ * Other processes hear about writes through LISTEN/NOTIFY on one channel per schema; a note this
+ * store sends carries its origin so it does not hear itself (it already told its own listeners).
+ */
+export class PostgresStore implements Store {
+  readonly capabilities: StoreCapabilities = { listen: true, transactionalEnqueue: true }
+  readonly description: string
+  private readonly pool: pg.Pool
+  private readonly schema: string
+  private readonly lockKey: number
+  private readonly channel: string
+  private readonly origin = uuidv7().slice(-12)
+  private readonly listener: PgListener
+  private readonly listeners = new Set<(note: StoreNote) => void>()
+  private readonly statementNames = new Map<string, string>()
+  private readonly sender: NoteSender
+  private readonly inFlight = new Set<Promise<unknown>>()
+  private closed = false
+  private closing: Promise<void> | undefined
+
+  constructor(options: PostgresStoreOptions) {
+    const schemaName = options.schema ?? 'offload'
+    if (!SCHEMA_PATTERN.test(schemaName)) {
+      throw new OffloadError('INVALID_STORE', `the schema name '${schemaName}' is not allowed: use letters, digits and _ (at most 63)`, {
+        schema: schemaName,
+      })
+    }
+    this.description = `${redactUrl(options.url)}${schemaName === 'offload' ? '' : ` (schema ${schemaName})`}`
+    this.schema = pg.escapeIdentifier(schemaName)
+    this.lockKey = hash32(schemaName)
+    this.channel = `offload.${schemaName}`
+    const config: pg.PoolConfig = {
+      connectionString: options.url,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      query_timeout: options.queryTimeoutMs ?? 30_000,
+      application_name: 'offload',
+      types: TYPES,
+    }
+    this.pool = new pg.Pool({ ...config, max: options.poolSize ?? 10, allowExitOnIdle: true })
+    // An idle pooled connection that dies (server restart, pg_terminate_backend) is dropped by the
+    // pool and replaced on demand; without a handler its error would crash the process.
+    const onError = options.onError ?? (() => {})
+    this.pool.on('error', onError)
+    this.listener = new PgListener(config, this.channel, (payload) => this.heard(payload), () => this.emit([{ kind: 'changed' }]), onError)
+    this.sender = new NoteSender(options.notifyDebounceMs ?? 5, this.origin, (payloads) =>
+      this.pool.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [this.channel, payloads]).then(() => {}),
+    )
+  }
+
+  // ─── Lifecycle ────────────────────────────────────────────────────────────────────────────────
+
+  now(): Promise<number> {
+    return this.track(async () => (await this.one<{ now: Date }>('SELECT now() AS now', []))!.now.getTime())
+  }
+
+  migrate(): Promise<{ applied: number[]; version: number }> {
+    return this.track(() => this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_MIGRATE, this.lockKey])
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`)
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+      const current = ((await client.query(`SELECT max(version) AS v FROM ${this.schema}.migrations`)).rows[0] as { v: number | null }).v ?? 0
+      if (current > LATEST_VERSION) {
+        throw new OffloadError(
+          'SCHEMA_TOO_NEW',
+          `${this.description} is at schema version ${current}, newer than this Offload knows (${LATEST_VERSION}); upgrade Offload`,
+          { version: current, supported: LATEST_VERSION },
+        )
+      }
+      const applied: number[] = []
+      for (const migration of MIGRATIONS) {
+        if (migration.version <= current) continue
+        await client.query(migration.sql.replaceAll('{schema}', this.schema))
+        await client.query(`INSERT INTO ${this.schema}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name])
+        applied.push(migration.version)
+      }
+      return { applied, version: Math.max(current, ...applied) }
+    }))
+  }
+
+  close(): Promise<void> {
+    // Closed at once for new calls; the pool ends after the calls already under way settle.
+    this.closed = true
+    this.closing ??= (async () => {
+      this.listeners.clear()
+      await this.listener.stop()
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
+      await this.sender.close()
+      await this.pool.end()
+    })()
+    return this.closing
+  }
+
+  listen(listener: (note: StoreNote) => void): () => void {
+    this.listeners.add(listener)
+    if (this.listeners.size === 1 && !this.closed) void this.listener.start()
+    return () => {
+      this.listeners.delete(listener)
+      if (this.listeners.size === 0) void this.listener.stop()
+    }
+  }
+
+  // ─── Enqueue ──────────────────────────────────────────────────────────────────────────────────
+
+  jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
+    return this.track(async () => {
+      if (params.jobs.length === 0) return []
+      const at = params.now === undefined ? null : new Date(params.now)
+      const outside = params.transaction === undefined ? undefined : queryableOf(params.transaction)
+      // Within one batch a key goes to its first job; later jobs with it get that job back.
+      const firstWithKey = new Map<string, number>()
+      const candidates: number[] = []
+      params.jobs.forEach((job, i) => {
+        if (job.key === undefined) return candidates.push(i)
+        const name = keyName(job)
+        if (!firstWithKey.has(name)) {
+          firstWithKey.set(name, i)
+          candidates.push(i)
+        }
+      })
+      const notes = new NoteSet()
+      const run = async (client: Queryable): Promise<JobInsertResult[]> => {
+        const results: (JobInsertResult | undefined)[] = new Array(params.jobs.length)
+        let insert = candidates
+        if (firstWithKey.size > 0) {
+          const held = await this.takeKeys(client, candidates.map((i) => params.jobs[i]!).filter((job) => job.key !== undefined), at)
+          insert = candidates.filter((i) => {
+            const holder = params.jobs[i]!.key === undefined ? undefined : held.get(keyName(params.jobs[i]!))
+            if (holder !== undefined) results[i] = { ...holder, existing: true }
+            return holder === undefined
+          })
+        }
+        const inserted = await this.insertJobs(client, insert.map((i) => params.jobs[i]!), at, notes, outside !== undefined)
+        insert.forEach((i, n) => (results[i] = { id: inserted[n]!.id, state: inserted[n]!.state, existing: false }))
+        params.jobs.forEach((job, i) => {
+          if (results[i] !== undefined) return
+          const first = results[firstWithKey.get(keyName(job))!]!
+          results[i] = { id: first.id, state: first.state, existing: true }
+        })
+        return results as JobInsertResult[]
+      }
+      // In the application's transaction every note went out inside it, delivered at its commit
+      // (to this process too); telling anyone sooner would send them looking for rows not yet there.
+      if (outside !== undefined) return run(outside)
+      const results = firstWithKey.size > 0 ? await this.transaction(run) : await run(this.pool)
+      this.emit(notes.toNotes())
+      // Queues whose NOTIFY was skipped inside the transaction (notified a moment ago) and due
+      // times get theirs after commit.
+      this.sender.send(notes)
+      return results
+    })
+  }
+
+  /** Takes the keys free for the jobs given; returns the holders of the others. */
+  private async takeKeys(client: Queryable, jobs: JobInsert[], at: Date | null): Promise<Map<string, { id: string; state: JobState }>> {
+    const taken = await this.rows<{ task: string; key: string }>(
+      client,
+      `INSERT INTO ${this.schema}.keys (task, key, job_id)
+       SELECT * FROM unnest($2::text[], $3::text[], $4::text[])
+       ON CONFLICT (task, key) DO UPDATE SET job_id = excluded.job_id, expires_at = NULL
+         WHERE keys.expires_at IS NOT NULL AND keys.expires_at <= ${AT}
+       RETURNING task, key`,
+      [at, jobs.map((job) => job.task), jobs.map((job) => sanitize(job.key!)), jobs.map((job) => job.id)],
+    )
+    const takenNames = new Set(taken.map((row) => `${row.task}\u0000${row.key}`))
+    const others = jobs.filter((job) => !takenNames.has(keyName(job)))
+    const held = new Map<string, { id: string; state: JobState }>()
+    if (others.length === 0) return held
+    // The conflicting rows were committed by the time ON CONFLICT returned, so this statement's
+    // snapshot sees them; the key rows stay locked by us until we commit, so no prune removes them.
+    const rows = await this.rows<{ task: string; key: string; id: string; state: JobState }>(
+      client,
+      `SELECT k.task, k.key, j.id, j.state FROM ${this.schema}.keys k JOIN ${this.schema}.jobs j ON j.id = k.job_id
+       WHERE (k.task, k.key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [others.map((job) => job.task), others.map((job) => sanitize(job.key!))],
+    )
+    for (const row of rows) held.set(`${row.task}\u0000${row.key}`, { id: row.id, state: row.state })
+    return held
+  }
+
+  /**
+   * Inserts jobs with their events in one statement, notifying other processes inside it. Adds to
+   * `notes` what is still to be told after commit: the ready queues whose in-transaction
+   * notification the debounce skipped, and due times (unless `allInside`, where nothing waits).
+   */
+  private async insertJobs(client: Queryable, jobs: JobInsert[], at: Date | null, notes: NoteSet, allInside: boolean): Promise<{ id: string; state: JobState }[]> {
+    if (jobs.length === 0) return []
+    const queues = [...new Set(jobs.map((job) => job.queue))]
+    const notifyNow = allInside ? queues : this.sender.claimReady(queues)
+    const rows = await this.rows<{ id: string; state: JobState; queue: string; run_at: Date }>(
+      client,
+      `WITH input AS (
+         SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::float8[], $8::int[],
+           $9::bigint[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[]) WITH ORDINALITY
+           AS i(id, task, queue, priority, run_at, delay_ms, max_attempts, timeout_ms, backoff, key, key_ttl_ms, payload, metadata, ord)
+       ),
+       timed AS (
+         SELECT i.*, coalesce(i.run_at, ${AT} + ${ms('coalesce(i.delay_ms, 0)')}) AS due FROM input i
+       ),
+       inserted AS (
+         INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, timeout_ms, backoff, key,
+           key_ttl_ms, payload, metadata, created_at)
+         SELECT id, task, queue, CASE WHEN due > ${AT} THEN 'scheduled' ELSE 'queued' END, priority, due, max_attempts, timeout_ms,
+           backoff::json, key, key_ttl_ms, payload::json, metadata::json, ${AT}
+         FROM timed ORDER BY ord
+         RETURNING seq, id, state, queue, run_at
+       ),
+       events AS (
+         INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
+         SELECT seq, ${AT}, 'enqueued', state, 0 FROM inserted, (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+         ORDER BY seq
+       ),
+       notified AS (
+         SELECT count(pg_notify($15, p)) AS n FROM (
+           SELECT $16 || '|r|' || queue AS p FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'queued' AND queue = ANY($17::text[])) AS q
+           UNION ALL
+           SELECT $16 || '|d|' || ${EPOCH_MS('min(run_at)')} FROM inserted WHERE state = 'scheduled' AND $18 HAVING count(*) > 0
+         ) AS payloads
+       )
+       SELECT id, state, queue, run_at FROM inserted, notified`,
+      [
+        at,
+        jobs.map((job) => job.id),
+        jobs.map((job) => job.task),
+        jobs.map((job) => job.queue),
+        jobs.map((job) => job.priority),
+        jobs.map((job) => (job.runAt === undefined ? null : new Date(job.runAt))),
+        jobs.map((job) => job.delayMs ?? null),
+        jobs.map((job) => job.maxAttempts),
+        jobs.map((job) => job.timeoutMs ?? null),
+        jobs.map((job) => (job.backoff === undefined ? null : JSON.stringify(job.backoff))),
+        jobs.map((job) => (job.key === undefined ? null : sanitize(job.key))),
+        jobs.map((job) => job.keyTtlMs ?? null),
+        jobs.map((job) => job.payload),
+        jobs.map((job) => job.metadata ?? null),
+        this.channel,
+        // Notes sent inside the application's transaction carry no origin: this process hears
+        // them at commit like any other, which is exactly when its workers should look.
+        allInside ? '' : this.origin,
+        notifyNow,
+        allInside,
+      ],
+    )
+    const byId = new Map(rows.map((row) => [row.id, row]))
+    for (const row of rows) {
+      if (row.state === 'queued') notes.ready.add(row.queue)
+      else notes.due = Math.min(notes.due, row.run_at.getTime())
+    }
+    for (const queue of notifyNow) notes.readySent.add(queue)
+    return jobs.map((job) => byId.get(job.id)!)
+  }
+
+  // ─── Reads ────────────────────────────────────────────────────────────────────────────────────
+
+  jobGet(params: { id: string }): Promise<JobInfo | undefined> {
+    return this.track(async () => {
+      const row = await this.one<JobRow>(`SELECT * FROM ${this.schema}.jobs WHERE id = $1`, [params.id])
+      return row === undefined ? undefined : toJobInfo(row)
+    })
+  }
+
+  jobList(params: JobListParams): Promise<JobInfo[]> {
+    return this.track(() => this.list(params))
+  }
+
+  private async list(params: JobListParams): Promise<JobInfo[]> {
+    const where: string[] = []
+    const values: unknown[] = []
+    if (params.states !== undefined && params.states.length > 0) {
+      values.push(params.states)
+      where.push(`state = ANY($${values.length}::text[])`)
+    }
+    if (params.queue !== undefined) {
+      values.push(params.queue)
+      where.push(`queue = $${values.length}`)
+    }
+    if (params.task !== undefined) {
+      values.push(params.task)
+      where.push(`task = $${values.length}`)
+    }
+    if (params.before !== undefined) {
+      values.push(params.before)
+      where.push(`id < $${values.length}`)
+    }
+    values.push(params.limit)
+    const rows = await this.rows<JobRow>(
+      this.pool,
+      `SELECT * FROM ${this.schema}.jobs ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT $${values.length}`,
+      values,
+    )
+    return rows.map(toJobInfo)
+  }
+
+  jobCounts(): Promise<JobCount[]> {
+    return this.track(() =>
+      this.rows<JobCount>(
+        this.pool,
+        `SELECT queue, state, count(*)::int AS count FROM ${this.schema}.jobs GROUP BY queue, state ORDER BY queue, state`,
+        [],
+      ),
+    )
+  }
+
+  eventList(params: EventListParams): Promise<JobEvent[]> {
+    return this.track(() => this.events(params))
+  }
+
+  private async events(params: EventListParams): Promise<JobEvent[]> {
+    const columns = `e.seq, j.id, j.task, j.queue, e.at, e.type, e.state, e.attempt, e.data`
+    if (params.jobId !== undefined) {
+      // One job's events are written by transactions that each lock the job's row first, so
+      // they commit in seq order and a per-job follower needs no horizon.
+      const rows = await this.rows<EventRow>(
+        this.pool,
+        `SELECT ${columns} FROM ${this.schema}.jobs j JOIN ${this.schema}.events e ON e.job_seq = j.seq
+         WHERE j.id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3`,
+        [params.jobId, params.after ?? 0, params.limit],
+      )
+      return rows.map(toJobEvent)
+    }
+    const horizon = await this.horizon()
+    const rows = await this.rows<EventRow>(
+      this.pool,
+      `SELECT ${columns} FROM ${this.schema}.events e JOIN ${this.schema}.jobs j ON j.seq = e.job_seq
+       WHERE e.seq > $1 AND e.seq <= $2 ORDER BY e.seq LIMIT $3`,
+      [params.after ?? 0, horizon, params.limit],
+    )
+    return rows.map(toJobEvent)
+  }
+
+  eventLastSeq(): Promise<number> {
+    return this.track(() => this.horizon())
+  }
+
+  private async horizon(): Promise<number> {
+    const row = await this.one<{ horizon: number }>(`SELECT ${this.schema}.event_horizon($1, $2) AS horizon`, [LOCK_EVENTS, this.lockKey])
+    return row!.horizon
+  }
+
+  // ─── Claim, heartbeat, finish ─────────────────────────────────────────────────────────────────
+
+  jobClaim(params: JobClaimParams): Promise<ClaimedJob[]> {
+    return this.track(async () => {
+      if (params.queues.length === 0 || params.limit <= 0) return []
+      // Each queue's best candidates come from its own range of the partial ready index; locked
+      // ones (another worker is claiming them) are skipped, never waited for.
+      const rows = await this.rows<JobRow>(
+        this.pool,
+        `WITH picked AS (
+           SELECT c.seq FROM unnest($2::text[]) AS q(name) CROSS JOIN LATERAL (
+             SELECT seq, priority, run_at FROM ${this.schema}.jobs
+             WHERE state = 'queued' AND queue = q.name ORDER BY priority DESC, run_at, seq LIMIT $3
+             FOR UPDATE SKIP LOCKED
+           ) AS c
+           ORDER BY c.priority DESC, c.run_at, c.seq LIMIT $3
+         ),
+         claimed AS (
+           UPDATE ${this.schema}.jobs j SET state = 'running', attempt = j.attempt + 1, lease = j.lease + 1, worker_id = $4,
+             lease_expires_at = ${AT} + ${ms('$5')}, started_at = ${AT}
+           FROM picked WHERE j.seq = picked.seq
+           RETURNING j.seq, j.id, j.task, j.queue, j.payload, j.metadata, j.priority, j.run_at, j.attempt, j.max_attempts,
+             j.lease, j.timeout_ms, j.backoff, j.key, j.created_at
+         ),
+         events AS (
+           INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
+           SELECT seq, ${AT}, 'started', 'running', attempt, $6::json FROM claimed,
+             (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           ORDER BY priority DESC, run_at, seq
+         )
+         SELECT * FROM claimed`,
+        [params.now === undefined ? null : new Date(params.now), params.queues, params.limit, params.workerId, params.leaseMs,
+          JSON.stringify({ workerId: params.workerId })],
+      )
+      rows.sort(claimOrder)
+      return rows.map((row) => ({
+        id: row.id,
+        task: row.task,
+        queue: row.queue,
+        payload: row.payload,
+        metadata: row.metadata ?? {},
+        priority: row.priority,
+        attempt: row.attempt,
+        maxAttempts: row.max_attempts,
+        lease: row.lease,
+        timeoutMs: row.timeout_ms ?? undefined,
+        backoff: row.backoff ?? undefined,
+        key: row.key ?? undefined,
+        createdAt: row.created_at,
+        runAt: row.run_at,
+      }))
+    })
+  }
+
+  jobHeartbeat(params: JobHeartbeatParams): Promise<LostLease[]> {
+    return this.track(async () => {
+      if (params.leases.length === 0) return []
+      const rows = await this.rows<{ id: string; state: JobState | null }>(
+        this.pool,
+        `WITH input AS (SELECT * FROM unnest($2::text[], $3::int[]) AS i(id, lease)),
+         extended AS (
+           UPDATE ${this.schema}.jobs j SET lease_expires_at = ${AT} + ${ms('$4')}
+           FROM input WHERE j.id = input.id AND j.lease = input.lease AND j.state = 'running'
+           RETURNING j.id
+         )
+         SELECT input.id, j.state FROM input LEFT JOIN ${this.schema}.jobs j ON j.id = input.id
+         WHERE input.id NOT IN (SELECT id FROM extended)`,
+        [params.now === undefined ? null : new Date(params.now), params.leases.map((l) => l.id), params.leases.map((l) => l.lease), params.leaseMs],
+      )
+      return rows.map((row) => ({ id: row.id, state: row.state ?? 'missing' }))
+    })
+  }
+
+  jobFinishMany(params: JobFinishManyParams): Promise<boolean[]> {
+    return this.track(async () => {
+      if (params.finishes.length === 0) return []
+      const at = params.now === undefined ? null : new Date(params.now)
+      const notes = new NoteSet()
+      const run = async (client: Queryable): Promise<boolean[]> => {
+        const applied: boolean[] = new Array(params.finishes.length)
+        // Runs of completions go in one statement; other outcomes one by one, in order, so two
+        // finishes of the same lease in one batch resolve as they would one after the other.
+        let completions: number[] = []
+        const completeRun = async (): Promise<void> => {
+          if (completions.length === 0) return
+          const run = completions
+          completions = []
+          const done = await this.completeMany(client, run.map((i) => params.finishes[i] as JobFinish & { result: string }), at)
+          for (const i of run) {
+            const id = params.finishes[i]!.id
+            applied[i] = done.delete(id)
+            if (applied[i]) notes.finished.push(id)
+          }
+        }
+        for (let i = 0; i < params.finishes.length; i++) {
+          const finish = params.finishes[i]!
+          if (finish.outcome === 'completed') {
+            completions.push(i)
+            continue
+          }
+          await completeRun()
+          const row = await this.finishOne(client, finish, at)
+          applied[i] = row !== undefined
+          if (row === undefined) continue
+          if (finish.outcome === 'failed') notes.finished.push(row.id)
+          else if (finish.outcome === 'released') notes.ready.add(row.queue)
+          else notes.due = Math.min(notes.due, row.run_at.getTime())
+        }
+        await completeRun()
+        return applied
+      }
+      const onlyCompletions = params.finishes.every((finish) => finish.outcome === 'completed')
+      const applied = onlyCompletions ? await run(this.pool) : await this.transaction(run)
+      this.after(notes)
+      return applied
+    })
+  }
+
+  /** Completes many jobs, appends their events and frees their keys, in one statement. */
+  private async completeMany(client: Queryable, completions: (JobFinish & { result: string })[], at: Date | null): Promise<Set<string>> {
+    const rows = await this.rows<{ id: string }>(
+      client,
+      `WITH input AS (SELECT * FROM unnest($2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS i(id, lease, result, ord)),
+       changed AS (
+         UPDATE ${this.schema}.jobs j SET state = 'completed', result = input.result::json, finished_at = ${AT},
+           worker_id = NULL, lease_expires_at = NULL
+         FROM input WHERE j.id = input.id AND j.lease = input.lease AND j.state = 'running'
+         RETURNING j.seq, j.id, j.task, j.state, j.attempt, j.key, j.key_ttl_ms, input.ord
+       ),
+       events AS (
+         INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
+         SELECT seq, ${AT}, 'completed', 'completed', attempt FROM changed,
+           (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+         ORDER BY ord
+       ),
+       ${this.releaseKeysSql('changed')}
+       SELECT id FROM changed`,
+      [at, completions.map((c) => c.id), completions.map((c) => c.lease), completions.map((c) => c.result)],
+    )
+    return new Set(rows.map((row) => row.id))
+  }
+
+  /**
+   * CTEs freeing the keys of the jobs in `source` that just finished: at once, or `key_ttl_ms`
+   * later. `source` must return task, id, state, key and key_ttl_ms; `$1` is the time.
+   */
+  private releaseKeysSql(source: string): string {
+    return `keys_kept AS (
+         UPDATE ${this.schema}.keys k SET expires_at = ${AT} + ${ms('s.key_ttl_ms')}
+         FROM ${source} s WHERE s.key IS NOT NULL AND s.state IN ${FINISHED_SQL} AND s.key_ttl_ms > 0
+           AND k.task = s.task AND k.key = s.key AND k.job_id = s.id
+       ),
+       keys_freed AS (
+         DELETE FROM ${this.schema}.keys k USING ${source} s
+         WHERE s.key IS NOT NULL AND s.state IN ${FINISHED_SQL} AND coalesce(s.key_ttl_ms, 0) <= 0
+           AND k.task = s.task AND k.key = s.key AND k.job_id = s.id
+       )`
+  }
+
+  private async finishOne(client: Queryable, finish: Exclude<JobFinish, { outcome: 'completed' }>, at: Date | null): Promise<FinishedRow | undefined> {
+    const fence = `WHERE id = $2 AND lease = $3 AND state = 'running'`
+    const values: unknown[] = [at, finish.id, finish.lease]
+    let change: string
+    let event: { type: JobEventType; data: string }
+    const appendError = (): string => {
+      values.push(sanitize(finish.outcome === 'retry' || finish.outcome === 'failed' ? finish.error.name : ''))
+      values.push(sanitize(finish.outcome === 'retry' || finish.outcome === 'failed' ? finish.error.message : ''))
+      values.push(finish.outcome === 'retry' || finish.outcome === 'failed' ? (finish.error.stack === undefined ? null : sanitize(finish.error.stack)) : null)
+      return `errors = coalesce(errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', ${EPOCH_MS(AT)},
+        'name', $4::text, 'message', $5::text, 'stack', $6::text))`
+    }
+    const errorJson = `json_build_object('name', $4::text, 'message', $5::text)`
+    switch (finish.outcome) {
+      case 'retry':
+        change = `state = 'retrying', run_at = ${AT} + ${ms('$7')}, ${appendError()}`
+        values.push(finish.delayMs)
+        event = { type: 'retrying', data: `json_build_object('error', ${errorJson}, 'runAt', ${ISO('r.run_at')})` }
+        break
+      case 'failed':
+        change = `state = 'failed', finished_at = ${AT}, ${appendError()}`
+        event = { type: 'failed', data: `json_build_object('error', ${errorJson})` }
+        break
+      case 'snoozed':
+        change = `state = 'scheduled', run_at = ${AT} + ${ms('$4')}, attempt = attempt - 1`
+        values.push(finish.delayMs)
+        event = { type: 'snoozed', data: `json_build_object('runAt', ${ISO('r.run_at')})` }
+        break
+      case 'released':
+        change = `state = 'queued', attempt = attempt - 1`
+        event = { type: 'released', data: 'NULL::json' }
+        break
+    }
+    return this.one<FinishedRow>(
+      `WITH r AS (
+         UPDATE ${this.schema}.jobs SET ${change}, worker_id = NULL, lease_expires_at = NULL ${fence}
+         RETURNING seq, id, task, queue, state, attempt, run_at, key, key_ttl_ms
+       ),
+       events AS (
+         INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
+         SELECT r.seq, ${AT}, '${event.type}', r.state, r.attempt, ${event.data} FROM r,
+           (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+       ),
+       ${this.releaseKeysSql('r')}
+       SELECT * FROM r`,
+      values,
+      client,
+    )
+  }
+
+  jobNoteMany(params: JobNoteManyParams): Promise<void> {
+    return this.track(async () => {
+      if (params.notes.length === 0) return
+      // Lock the jobs first so a note and a finish of the same job commit in seq order.
+      const rows = await this.rows<{ id: string }>(
+        this.pool,
+        `WITH input AS (
+           SELECT * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[]) WITH ORDINALITY AS i(id, lease, progress, log, ord)
+         ),
+         held AS (
+           SELECT j.seq, j.id, j.attempt FROM ${this.schema}.jobs j
+           WHERE j.state = 'running' AND (j.id, j.lease) IN (SELECT id, lease FROM input)
+           FOR NO KEY UPDATE
+         ),
+         progressed AS (
+           UPDATE ${this.schema}.jobs j SET progress = latest.progress::json
+           FROM (SELECT DISTINCT ON (id) id, progress FROM input WHERE progress IS NOT NULL ORDER BY id, ord DESC) AS latest, held
+           WHERE held.id = latest.id AND j.seq = held.seq
+         ),
+         events AS (
+           INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
+           SELECT held.seq, ${AT}, x.type, 'running', held.attempt, x.data
+           FROM input JOIN held ON held.id = input.id
+             CROSS JOIN LATERAL (VALUES
+               (1, 'progress', CASE WHEN input.progress IS NOT NULL THEN json_build_object('progress', input.progress::json) END),
+               (2, 'log', CASE WHEN input.log IS NOT NULL THEN json_build_object('message', input.log) END)
+             ) AS x(n, type, data)
+             CROSS JOIN (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           WHERE x.data IS NOT NULL
+           ORDER BY input.ord, x.n
+         )
+         SELECT DISTINCT id FROM held`,
+        [
+          params.now === undefined ? null : new Date(params.now),
+          params.notes.map((note) => note.id),
+          params.notes.map((note) => note.lease),
+          params.notes.map((note) => note.progress ?? null),
+          params.notes.map((note) => (note.log === undefined ? null : sanitize(note.log))),
+        ],
+      )
+      if (rows.length > 0) this.after(new NoteSet({ progress: rows.map((row) => row.id) }))
+    })
+  }
+
+  // ─── Admin ────────────────────────────────────────────────────────────────────────────────────
+
+  jobCancel(params: { id: string; now?: number }): Promise<JobInfo> {
+    return this.track(async () => {
+      const row = await this.one<JobRow>(
+        `WITH r AS (
+           UPDATE ${this.schema}.jobs SET state = 'cancelled', finished_at = ${AT}, worker_id = NULL, lease_expires_at = NULL
+           WHERE id = $2 AND state IN ${UNFINISHED_SQL} RETURNING *
+         ),
+         events AS (
+           INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
+           SELECT r.seq, ${AT}, 'cancelled', 'cancelled', r.attempt FROM r,
+             (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+         ),
+         ${this.releaseKeysSql('r')},
+         -- Workers in other processes abort a cancelled job they run: tell them in this transaction.
+         notified AS (SELECT count(pg_notify($3, $4 || '|c|' || r.id)) AS n FROM r)
+         SELECT r.* FROM r, notified`,
+        [params.now === undefined ? null : new Date(params.now), params.id, this.channel, this.origin],
+      )
+      if (row === undefined) throw await this.notApplicable(params.id, 'cancel')
+      this.after(new NoteSet({ finished: [row.id], cancelled: [row.id] }), true)
+      return toJobInfo(row)
+    })
+  }
+
+  jobRetry(params: { id: string; now?: number }): Promise<JobInfo> {
+    return this.track(async () => {
+      const at = params.now === undefined ? null : new Date(params.now)
+      const row = await this.transaction(async (client) => {
+        const current = await this.one<{ seq: number; task: string; key: string | null; state: JobState }>(
+          `SELECT seq, task, key, state FROM ${this.schema}.jobs WHERE id = $1 FOR UPDATE`,
+          [params.id],
+          client,
+        )
+        if (current === undefined || (current.state !== 'failed' && current.state !== 'cancelled')) {
+          throw await this.notApplicable(params.id, 'retry', current?.state)
+        }
+        if (current.key !== null) {
+          const holder = await this.one<{ id: string }>(
+            `SELECT j.id FROM ${this.schema}.keys k JOIN ${this.schema}.jobs j ON j.id = k.job_id
+             WHERE k.task = $1 AND k.key = $2 AND k.expires_at IS NULL AND k.job_id <> $3`,
+            [current.task, current.key, params.id],
+            client,
+          )
+          if (holder !== undefined) {
+            throw new OffloadError(
+              'INVALID_STATE',
+              `job ${params.id} cannot be retried: its key '${current.key}' is held by unfinished job ${holder.id}`,
+              { id: params.id, key: current.key, heldBy: holder.id },
+            )
+          }
+          await client.query(
+            `INSERT INTO ${this.schema}.keys (task, key, job_id) VALUES ($1, $2, $3)
+             ON CONFLICT (task, key) DO UPDATE SET job_id = excluded.job_id, expires_at = NULL`,
+            [current.task, current.key, params.id],
+          )
+        }
+        // The old run's progress would describe work that starts over; its errors stay, for the record.
+        return (await this.one<JobRow>(
+          `WITH r AS (
+             UPDATE ${this.schema}.jobs SET state = 'queued', attempt = 0, run_at = ${AT}, finished_at = NULL, result = NULL,
+               progress = NULL, worker_id = NULL, lease_expires_at = NULL
+             WHERE seq = $2 RETURNING *
+           ),
+           events AS (
+             INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
+             SELECT r.seq, ${AT}, 'retried', 'queued', 0 FROM r,
+               (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           )
+           SELECT * FROM r`,
+          [at, current.seq],
+          client,
+        ))!
+      })
+      this.after(new NoteSet({ ready: [row.queue] }))
+      return toJobInfo(row)
+    })
+  }
+
+  private async notApplicable(id: string, action: 'cancel' | 'retry', known?: JobState): Promise<OffloadError> {
+    const state = known ?? (await this.one<{ state: JobState }>(`SELECT state FROM ${this.schema}.jobs WHERE id = $1`, [id]))?.state
+    if (state === undefined) return new OffloadError('JOB_NOT_FOUND', `no job with id ${id}`, { id })
+    const rule = action === 'cancel' ? 'only unfinished jobs can be cancelled' : 'only failed or cancelled jobs can be retried'
+    return new OffloadError('INVALID_STATE', `job ${id} is ${state}: ${rule}`, { id, state })
+  }
+
+  // ─── Maintenance ──────────────────────────────────────────────────────────────────────────────
+
+  jobPromote(params: JobPromoteParams): Promise<number> {
+    return this.track(async () => {
+      const rows = await this.rows<{ queue: string; count: number }>(
+        this.pool,
+        `WITH r AS (
+           UPDATE ${this.schema}.jobs SET state = 'queued'
+           WHERE seq IN (SELECT seq FROM ${this.schema}.jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ${AT}
+             ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+           RETURNING seq, queue, attempt, run_at
+         ),
+         events AS (
+           INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
+           SELECT r.seq, ${AT}, 'promoted', 'queued', r.attempt FROM r,
+             (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           ORDER BY r.run_at, r.seq
+         )
+         SELECT queue, count(*)::int AS count FROM r GROUP BY queue`,
+        [params.now === undefined ? null : new Date(params.now), params.limit],
+      )
+      this.after(new NoteSet({ ready: rows.map((row) => row.queue) }))
+      return rows.reduce((sum, row) => sum + row.count, 0)
+    })
+  }
+
+  jobNextDue(): Promise<number | undefined> {
+    return this.track(async () => {
+      const row = await this.one<{ due: Date | null }>(
+        `SELECT min(run_at) AS due FROM ${this.schema}.jobs WHERE state IN ('scheduled', 'retrying')`,
+        [],
+      )
+      return row?.due?.getTime() ?? undefined
+    })
+  }
+
+  jobRescue(params: JobRescueParams): Promise<number> {
+    return this.track(async () => {
+      const rows = await this.rows<{ id: string; queue: string; state: JobState }>(
+        this.pool,
+        `WITH r AS (
+           UPDATE ${this.schema}.jobs SET
+             state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
+             finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE ${AT} END,
+             errors = coalesce(errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', ${EPOCH_MS(AT)},
+               'name', 'LeaseExpired', 'message', 'worker ' || coalesce(worker_id, '?') || ' stopped renewing its lease (it died or stalled)')),
+             worker_id = NULL, lease_expires_at = NULL
+           WHERE seq IN (SELECT seq FROM ${this.schema}.jobs WHERE state = 'running' AND lease_expires_at <= ${AT}
+             ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+           RETURNING seq, id, task, queue, state, attempt, key, key_ttl_ms, lease_expires_at, errors -> -1 ->> 'message' AS message
+         ),
+         events AS (
+           INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
+           SELECT r.seq, ${AT}, 'rescued', r.state, r.attempt, json_build_object('error', json_build_object('name', 'LeaseExpired', 'message', r.message))
+           FROM r, (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           ORDER BY r.seq
+         ),
+         ${this.releaseKeysSql('r')}
+         SELECT id, queue, state FROM r`,
+        [params.now === undefined ? null : new Date(params.now), params.limit],
+      )
+      this.after(
+        new NoteSet({
+          ready: rows.filter((row) => row.state === 'queued').map((row) => row.queue),
+          finished: rows.filter((row) => row.state === 'failed').map((row) => row.id),
+        }),
+      )
+      return rows.length
+    })
+  }
+
+  jobPrune(params: JobPruneParams): Promise<number> {
+    return this.track(async () => {
+      const older = params.olderThanMs
+      const pick = (state: string, param: string): string =>
+        `(SELECT seq, id, task, key FROM ${this.schema}.jobs WHERE state = '${state}' AND finished_at <= ${AT} - ${ms(param)} ORDER BY id LIMIT $2)`
+      const row = await this.one<{ count: number }>(
+        `WITH victims AS (
+           SELECT * FROM (${pick('completed', '$3')} UNION ALL ${pick('failed', '$4')} UNION ALL ${pick('cancelled', '$5')}) AS v LIMIT $2
+         ),
+         events_gone AS (DELETE FROM ${this.schema}.events WHERE job_seq IN (SELECT seq FROM victims)),
+         jobs_gone AS (DELETE FROM ${this.schema}.jobs WHERE seq IN (SELECT seq FROM victims) RETURNING seq),
+         keys_gone AS (
+           DELETE FROM ${this.schema}.keys k USING victims v
+           WHERE (v.key IS NOT NULL AND k.task = v.task AND k.key = v.key AND k.job_id = v.id)
+         ),
+         keys_expired AS (DELETE FROM ${this.schema}.keys WHERE expires_at IS NOT NULL AND expires_at <= ${AT})
+         SELECT count(*)::int AS count FROM jobs_gone`,
+        [params.now === undefined ? null : new Date(params.now), params.limit, older.completed, older.failed, older.cancelled],
+      )
+      return row!.count
+    })
+  }
+
+  leaderElect(params: LeaderElectParams): Promise<boolean> {
+    return this.track(async () => {
+      const row = await this.one(
+        `INSERT INTO ${this.schema}.leaders (name, owner, expires_at) VALUES ($2, $3, ${AT} + ${ms('$4')})
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE leaders.owner = excluded.owner OR leaders.expires_at <= ${AT}
+         RETURNING owner`,
+        [params.now === undefined ? null : new Date(params.now), params.name, params.owner, params.ttlMs],
+      )
+      return row !== undefined
+    })
+  }
+
+  leaderResign(params: { name: string; owner: string }): Promise<void> {
+    return this.track(async () => {
+      await this.rows(this.pool, `DELETE FROM ${this.schema}.leaders WHERE name = $1 AND owner = $2`, [params.name, params.owner])
+    })
+  }
+
+  // ─── Copy between stores ──────────────────────────────────────────────────────────────────────
+
+  jobExport(_params: JobExportParams): Promise<JobRecord[]> {
+    return this.track(async () => {
+      throw new OffloadError('INVALID_STATE', 'jobExport: coming with offload copy')
+    })
+  }
+
+  jobImport(_params: JobImportParams): Promise<JobImportResult> {
+    return this.track(async () => {
+      throw new OffloadError('INVALID_STATE', 'jobImport: coming with offload copy')
+    })
+  }
+
+  // ─── Internals ────────────────────────────────────────────────────────────────────────────────
+
+  /** Runs `op` unless closed, and lets `close()` wait for it. Every public method goes through here. */
+  private track<T>(op: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new OffloadError('CLOSED', 'the store is closed'))
+    const promise = op().catch((error: unknown) => {
+      throw pgError(error, this.description)
+    })
+    this.inFlight.add(promise)
+    const untrack = (): void => void this.inFlight.delete(promise)
+    promise.then(untrack, untrack)
+    return promise
+  }
+
+  private async rows<R>(client: Queryable, text: string, values: unknown[]): Promise<R[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await client.query({ name: this.statementName(text), text, values })
+        return result.rows as R[]
+      } catch (error) {
+        // A deadlock or serialization failure rolled the statement back whole: run it again, if
+        // it runs alone (inside a transaction the caller must start over, so it goes up).
+        if (client === this.pool && isTransient(error) && attempt < 5) continue
+        throw error
+      }
+    }
+  }
+
+  private async one<R>(text: string, values: unknown[], client: Queryable = this.pool): Promise<R | undefined> {
+    return (await this.rows<R>(client, text, values))[0]
+  }
+
+  /** Prepared statements, named by their text: each is parsed once per connection. */
+  private statementName(text: string): string {
+    let name = this.statementNames.get(text)
+    if (name === undefined) {
+      name = `offload_${this.statementNames.size + 1}`
+      this.statementNames.set(text, name)
+    }
+    return name
+  }
+
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect()
+      let broken: Error | undefined
+      try {
+        await client.query('BEGIN')
+        const result = await fn(client)
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError as Error))
+        if (isTransient(error) && attempt < 5) continue
+        throw error
+      } finally {
+        client.release(broken)
+      }
+    }
+  }
+
+  /** Tells this process's listeners now, and other processes through the sender. */
+  private after(notes: NoteSet, alreadySent = false): void {
+    this.emit(notes.toNotes())
+    if (!alreadySent) this.sender.send(notes)
+  }
+
+  private heard(payload: string): void {
+    const [origin, kind, rest = ''] = splitPayload(payload)
+    if (origin === this.origin) return
+    const ids = (): string[] => rest.split(',')
+    switch (kind) {
+      case 'r':
+        return this.emit([{ kind: 'ready', queue: rest }])
+      case 'd':
+        return this.emit([{ kind: 'due', runAt: Number(rest) }])
+      case 'f':
+        return this.emit([{ kind: 'finished', ids: ids() }])
+      case 'c':
+        return this.emit([{ kind: 'cancelled', ids: ids() }, { kind: 'finished', ids: ids() }])
+      case 'p':
+        return this.emit([{ kind: 'progress', ids: ids() }])
+      default:
+        return this.emit([{ kind: 'changed' }])
+    }
+  }
+
+  private emit(notes: StoreNote[]): void {
+    for (const listener of this.listeners) {
+      for (const note of notes) listener(note)
+    }
+  }
+}
+
+/** The notes one write produces. */
+class NoteSet {
+  ready: Set<string>
+  /** Ready queues already notified inside the transaction: the sender skips them. */
+  readySent = new Set<string>()
+  due: number
+  finished: string[]
+  cancelled: string[]
+  progress: string[]
+
+  constructor(init: { ready?: string[]; due?: number; finished?: string[]; cancelled?: string[]; progress?: string[] } = {}) {
+    this.ready = new Set(init.ready)
+    this.due = init.due ?? Infinity
+    this.finished = init.finished ?? []
+    this.cancelled = init.cancelled ?? []
+    this.progress = init.progress ?? []
+  }
+
+  toNotes(): StoreNote[] {
+    const notes: StoreNote[] = []
+    for (const queue of this.ready) notes.push({ kind: 'ready', queue })
+    if (this.due !== Infinity) notes.push({ kind: 'due', runAt: this.due })
+    if (this.finished.length > 0) notes.push({ kind: 'finished', ids: this.finished })
+    if (this.cancelled.length > 0) notes.push({ kind: 'cancelled', ids: this.cancelled })
+    if (this.progress.length > 0) notes.push({ kind: 'progress', ids: this.progress })
+    return notes
+  }
+}
+
+/** NOTIFY payloads are limited to 8000 bytes; ids beyond this go as "something changed". */
+const MAX_IDS_PER_PAYLOAD = 150
+
+/**
+ * Sends notes to other processes after commit, coalesced: what arrives within `debounceMs` of a
+ * send goes out together at the end of that window, as one statement. Hints may be late; the
+ * window bounds how late, and under load it turns thousands of NOTIFYs into a few hundred a second.
+ */
+class NoteSender {
+  private pending = new NoteSet()
+  private timer: NodeJS.Timeout | undefined
+  private lastSent = 0
+  private readonly readySentAt = new Map<string, number>()
+  private sending: Promise<void> | undefined
+  private closed = false
+
+  constructor(
+    private readonly debounceMs: number,
+    private readonly origin: string,
+    private readonly deliver: (payloads: string[]) => Promise<void>,
+  ) {}
+
+  /**
+   * The queues an enqueue may notify inside its own transaction: those not notified within the
+   * window. The others get one trailing notification from `ready()`.
+   */
+  claimReady(queues: string[]): string[] {
+    const now = performance.now()
+    return queues.filter((queue) => {
+      const last = this.readySentAt.get(queue)
+      if (last !== undefined && now - last < this.debounceMs) return false
+      this.readySentAt.set(queue, now)
+      return true
+    })
+  }
+
+  send(notes: NoteSet): void {
+    for (const queue of notes.ready) if (!notes.readySent.has(queue)) this.pending.ready.add(queue)
+    this.pending.due = Math.min(this.pending.due, notes.due)
+    this.pending.finished.push(...notes.finished)
+    this.pending.cancelled.push(...notes.cancelled)
+    this.pending.progress.push(...notes.progress)
+    this.schedule()
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.flush()
+    this.closed = true
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.closed) return
+    const wait = Math.max(0, this.lastSent + this.debounceMs - performance.now())
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      void this.flush()
+    }, wait)
+    this.timer.unref()
+  }
+
+  private async flush(): Promise<void> {
+    await this.sending
+    const notes = this.pending
+    this.pending = new NoteSet()
+    const payloads = payloadsOf(notes, this.origin)
+    if (payloads.length === 0) return
+    this.lastSent = performance.now()
+    for (const queue of notes.ready) this.readySentAt.set(queue, this.lastSent)
+    // A hint that cannot be sent is dropped: listeners fall back to polling.
+    this.sending = this.deliver(payloads).catch(() => {})
+    await this.sending
+    this.sending = undefined
+  }
+}
+
+function payloadsOf(notes: NoteSet, origin: string): string[] {
+  const payloads: string[] = []
+  for (const queue of notes.ready) payloads.push(`${origin}|r|${queue}`)
+  if (notes.due !== Infinity) payloads.push(`${origin}|d|${notes.due}`)
+  for (const [kind, ids] of [['f', notes.finished], ['c', notes.cancelled], ['p', notes.progress]] as const) {
+    for (let i = 0; i < ids.length; i += MAX_IDS_PER_PAYLOAD) payloads.push(`${origin}|${kind}|${ids.slice(i, i + MAX_IDS_PER_PAYLOAD).join(',')}`)
+  }
+  return payloads
+}
+
+function splitPayload(payload: string): [string, string, string?] {
+  const first = payload.indexOf('|')
+  const second = payload.indexOf('|', first + 1)
+  if (first < 0 || second < 0) return [payload, '']
+  return [payload.slice(0, first), payload.slice(first + 1, second), payload.slice(second + 1)]
+}
+
+interface FinishedRow {
+  seq: number
+  id: string
+  task: string
+  queue: string
+  state: JobState
+  attempt: number
+  run_at: Date
+}
+
+interface EventRow {
+  seq: number
+  id: string
+  task: string
+  queue: string
+  at: Date
+  type: JobEventType
+  state: JobState
+  attempt: number
+  data: Record<string, Json> | null
+}
+
+function claimOrder(a: JobRow, b: JobRow): number {
+  return b.priority - a.priority || a.run_at.getTime() - b.run_at.getTime() || a.seq - b.seq
+}
+
+function toJobInfo(row: JobRow): JobInfo {
+  const job: JobInfo = {
+    id: row.id,
+    task: row.task,
+    queue: row.queue,
+    state: row.state,
+    payload: row.payload,
+    metadata: row.metadata ?? {},
+    priority: row.priority,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    runAt: row.run_at,
+    createdAt: row.created_at,
+    errors: (row.errors ?? []).map(
+      (error): AttemptError => ({
+        attempt: error.attempt,
+        at: new Date(error.at),
+        name: error.name,
+        message: error.message,
+        ...(error.stack == null ? {} : { stack: error.stack }),
+      }),
+    ),
+  }
+  if (row.result !== null) job.result = row.result
+  if (row.progress !== null) job.progress = row.progress
+  if (row.started_at !== null) job.startedAt = row.started_at
+  if (row.finished_at !== null) job.finishedAt = row.finished_at
+  if (row.key !== null) job.key = row.key
+  if (row.timeout_ms !== null) job.timeoutMs = row.timeout_ms
+  if (row.backoff !== null) job.backoff = row.backoff
+  if (row.worker_id !== null) job.workerId = row.worker_id
+  if (row.lease_expires_at !== null) job.leaseExpiresAt = row.lease_expires_at
+  return job
+}
+
+function toJobEvent(row: EventRow): JobEvent {
+  const event: JobEvent = {
+    seq: row.seq,
+    jobId: row.id,
+    task: row.task,
+    queue: row.queue,
+    at: row.at,
+    type: row.type,
+    state: row.state,
+    attempt: row.attempt,
+  }
+  if (row.data !== null) event.data = row.data
+  return event
+}
+
+/** Identifies a job's idempotency key within a batch, as the keys table stores it. */
+function keyName(job: JobInsert): string {
+  return `${job.task}\u0000${sanitize(job.key ?? '')}`
+}
+
+/** The application's connection for a transactional enqueue: anything with `pg`'s `query`. */
+function queryableOf(transaction: unknown): Queryable {
+  if (typeof (transaction as Queryable | null)?.query !== 'function') {
+    throw new OffloadError('INVALID_OPTION', "'transaction' must be a pg client (or pool client) inside the transaction to join", {
+      option: 'transaction',
+    })
+  }
+  return transaction as Queryable
+}
+
+/** PostgreSQL text cannot hold NUL; free text (error messages, log lines, keys) gets U+FFFD instead. */
+function sanitize(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text
+}
+
+/** FNV-1a, folded to a signed 32-bit integer: the schema's part of the advisory lock keys. */
+function hash32(text: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return hash | 0
+}
+
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === '40P01' || code === '40001'
+}
+
+/** Connection-level failures: the server is down, unreachable, restarting, or ended our session. */
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || code === '53300')) return true
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true // ECONNREFUSED, ECONNRESET, ETIMEDOUT, ENOTFOUND…
+  const message = error instanceof Error ? error.message : ''
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection ended/i.test(
+    message,
+  )
+}
+
+/** Turns driver errors a caller must handle into `OffloadError`s; anything else is a bug and goes up as it is. */
+export function pgError(error: unknown, description: string): unknown {
+  if (isOffloadError(error)) return error
+  const code = (error as { code?: unknown } | null)?.code
+  const constraint = (error as { constraint?: unknown } | null)?.constraint
+  if (code === '23505' && constraint === 'jobs_id_key') {
+    return new OffloadError('JOB_EXISTS', 'a job with that id already exists', { postgres: code }, { cause: error })
+  }
+  if (code === '21000' && /affect row a second time/.test((error as Error).message)) {
+    return new OffloadError('JOB_EXISTS', 'a job with that id already exists', { postgres: code }, { cause: error })
+  }
+  if (isUnavailable(error)) {
+    const message = error instanceof Error ? error.message : String(error)
+    return new OffloadError('STORE_UNAVAILABLE', `cannot reach ${description}: ${message}`, { postgres: typeof code === 'string' ? code : null }, { cause: error })
+  }
+  return error
+}
+
+/** The URL without its password or parameters, for messages and logs. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@').replace(/\?.*$/, '')
+}

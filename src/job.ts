@@ -141,4 +141,16 @@ export interface EnqueueOptions {
   metadata?: Record<string, Json>
   /** Override the task's queue for this job. */
   queue?: string
+  /**
+   * Enqueue inside a transaction your application holds (stores with `transactionalEnqueue`, i.e.
+   * PostgreSQL): a `pg` client on which you ran `BEGIN`. The job exists if and only if that
+   * transaction commits, and workers hear of it at the commit. All jobs of one `enqueueMany` call
+   * must name the same client.
+   */
+  transaction?: TransactionClient
+}
+
+/** The part of a `pg` client (`Client` or a pool's `PoolClient`) a transactional enqueue uses. */
+export interface TransactionClient {
+  query: (...args: never[]) => unknown
 }

@@ -6,7 +6,7 @@ import { uuidv7 } from './ids.js'
 import { JobHandle, type JobOperations, type ResultOptions } from './job-handle.js'
 import { JobWatcher } from './job-watcher.js'
 import { toJson } from './json.js'
-import { JOB_STATES, type EnqueueOptions, type JobEvent, type JobInfo, type JobState } from './job.js'
+import { JOB_STATES, type EnqueueOptions, type JobEvent, type JobInfo, type JobState, type TransactionClient } from './job.js'
 import { consoleLogger, silentLogger, type Logger } from './logger.js'
 import { Maintenance, type MaintenanceSettings } from './maintenance/maintenance.js'
 import { openStore } from './store/open-store.js'
@@ -129,7 +129,7 @@ const WORK_OPTIONS = [
   'concurrency', 'queues', 'batchSize', 'leaseDuration', 'heartbeatInterval', 'pollInterval',
   'shutdownGrace', 'maintenance', 'handleSignals', 'signal', 'id',
 ] as const
-const ENQUEUE_OPTIONS = ['delay', 'runAt', 'priority', 'attempts', 'backoff', 'timeout', 'key', 'keyTtl', 'metadata', 'queue'] as const
+const ENQUEUE_OPTIONS = ['delay', 'runAt', 'priority', 'attempts', 'backoff', 'timeout', 'key', 'keyTtl', 'metadata', 'queue', 'transaction'] as const
 const LIST_OPTIONS = ['state', 'queue', 'task', 'limit', 'cursor'] as const
 const MAX_KEY_LENGTH = 512
 
@@ -260,10 +260,34 @@ export class Offload {
     }
     const now = Date.now()
     const inserts = items.map((item, index) => this.prepare(item, items.length > 1 ? index : undefined, now))
+    const transaction = this.transactionOf(items)
     this.assertOpen()
     await this.ready()
-    const results = await this.store.jobInsertMany({ jobs: inserts })
+    const results = await this.store.jobInsertMany(transaction === undefined ? { jobs: inserts } : { jobs: inserts, transaction })
     return results.map((result) => new JobHandle(this.ops, result.id, result.state, result.existing))
+  }
+
+  /** The one application transaction the jobs of a call name, if any; items were checked by `prepare`. */
+  private transactionOf(items: readonly EnqueueItem[]): TransactionClient | undefined {
+    const named = items.map((item) => item.options?.transaction)
+    const transaction = named[0]
+    if (named.some((other) => other !== transaction)) {
+      throw new OffloadError('INVALID_OPTION', 'all jobs of one enqueueMany() call must name the same transaction, or none', {
+        option: 'transaction',
+      })
+    }
+    if (transaction === undefined) return undefined
+    if (!this.store.capabilities.transactionalEnqueue) {
+      throw new OffloadError('INVALID_OPTION', `the store ${this.store.description} cannot join your transaction: use the PostgreSQL store`, {
+        option: 'transaction',
+      })
+    }
+    if (typeof (transaction as Partial<TransactionClient> | null)?.query !== 'function') {
+      throw new OffloadError('INVALID_OPTION', `transaction must be a pg client inside the transaction to join, got ${describe(transaction)}`, {
+        option: 'transaction',
+      })
+    }
+    return transaction
   }
 
   /** Validates and serialises one job; throws before anything is written. */

@@ -2,7 +2,7 @@ import pg from 'pg'
 import type { ResolvedBackoff } from '../../backoff.js'
 import { OffloadError, isOffloadError } from '../../errors.js'
 import { uuidv7 } from '../../ids.js'
-import type { AttemptError, JobEvent, JobEventType, JobInfo, JobState, Json } from '../../job.js'
+import { isFinished, type AttemptError, type JobEvent, type JobEventType, type JobInfo, type JobState, type Json } from '../../job.js'
 import type {
   ClaimedJob,
   EventListParams,
@@ -22,6 +22,7 @@ import type {
   JobPromoteParams,
   JobPruneParams,
   JobRecord,
+  JobRecordEvent,
   JobRescueParams,
   LeaderElectParams,
   LostLease,
@@ -902,16 +903,169 @@ export class PostgresStore implements Store {
 
   // ─── Copy between stores ──────────────────────────────────────────────────────────────────────
 
-  jobExport(_params: JobExportParams): Promise<JobRecord[]> {
+  jobExport(params: JobExportParams): Promise<JobRecord[]> {
     return this.track(async () => {
-      throw new OffloadError('INVALID_STATE', 'jobExport: coming with offload copy')
+      // One statement, so a job and its timeline come from one snapshot even while a worker
+      // finishes the job meanwhile.
+      const rows = await this.rows<JobRow & { timeline: (Omit<JobRecordEvent, 'at'> & { at: number })[] | null }>(
+        this.pool,
+        `SELECT j.*, (
+           SELECT json_agg(json_build_object('at', ${EPOCH_MS('e.at')}, 'type', e.type, 'state', e.state, 'attempt', e.attempt,
+             'data', e.data) ORDER BY e.seq)
+           FROM ${this.schema}.events e WHERE e.job_seq = j.seq
+         ) AS timeline
+         FROM ${this.schema}.jobs j WHERE j.id > $1 ORDER BY j.id LIMIT $2`,
+        [params.after ?? '', params.limit],
+      )
+      return rows.map((row) => {
+        const record: JobRecord = {
+          job: toJobInfo(row),
+          events: (row.timeline ?? []).map((event) => {
+            const copy: JobRecordEvent = { at: new Date(event.at), type: event.type, state: event.state, attempt: event.attempt }
+            if (event.data != null) copy.data = event.data
+            return copy
+          }),
+        }
+        if (row.key_ttl_ms !== null) record.keyTtlMs = row.key_ttl_ms
+        return record
+      })
     })
   }
 
-  jobImport(_params: JobImportParams): Promise<JobImportResult> {
+  jobImport(params: JobImportParams): Promise<JobImportResult> {
     return this.track(async () => {
-      throw new OffloadError('INVALID_STATE', 'jobImport: coming with offload copy')
+      const result: JobImportResult = { imported: 0, skipped: 0, keyConflicts: [] }
+      if (params.records.length === 0) return result
+      const at = params.now === undefined ? null : new Date(params.now)
+      const jobs = params.records.map(({ job }) => job)
+      // No worker of this store holds a job that was running in the source: it is handed back as
+      // a shutdown would hand it back, so it runs again here without losing an attempt.
+      const running = (job: JobInfo): boolean => job.state === 'running'
+      const notes = new NoteSet()
+      await this.transaction(async (client) => {
+        // ON CONFLICT: a job already here (an earlier run of the copy) is left exactly as it is.
+        const inserted = await this.rows<{ seq: number; id: string; state: JobState; queue: string; run_at: Date }>(
+          client,
+          `INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff, key,
+             key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at)
+           SELECT id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff::json, key, key_ttl_ms,
+             payload::json, metadata::json, result::json, progress::json, errors::jsonb, created_at, started_at, finished_at
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], $8::int[], $9::bigint[],
+             $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::timestamptz[],
+             $19::timestamptz[], $20::timestamptz[]) WITH ORDINALITY
+             AS i(id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff, key, key_ttl_ms, payload,
+               metadata, result, progress, errors, created_at, started_at, finished_at, ord)
+           ORDER BY ord
+           ON CONFLICT (id) DO NOTHING
+           RETURNING seq, id, state, queue, run_at`,
+          [
+            jobs.map((job) => job.id),
+            jobs.map((job) => job.task),
+            jobs.map((job) => job.queue),
+            jobs.map((job) => (running(job) ? 'queued' : job.state)),
+            jobs.map((job) => job.priority),
+            jobs.map((job) => job.runAt),
+            jobs.map((job) => (running(job) ? job.attempt - 1 : job.attempt)),
+            jobs.map((job) => job.maxAttempts),
+            jobs.map((job) => job.timeoutMs ?? null),
+            jobs.map((job) => (job.backoff === undefined ? null : JSON.stringify(job.backoff))),
+            jobs.map((job) => (job.key === undefined ? null : sanitize(job.key))),
+            params.records.map((record) => record.keyTtlMs ?? null),
+            jobs.map((job) => JSON.stringify(job.payload)),
+            jobs.map((job) => (Object.keys(job.metadata).length === 0 ? null : JSON.stringify(job.metadata))),
+            jobs.map((job) => (job.result === undefined ? null : JSON.stringify(job.result))),
+            jobs.map((job) => (job.progress === undefined ? null : JSON.stringify(job.progress))),
+            jobs.map((job) => (job.errors.length === 0 ? null : JSON.stringify(job.errors.map(storedError)))),
+            jobs.map((job) => job.createdAt),
+            jobs.map((job) => job.startedAt ?? null),
+            jobs.map((job) => job.finishedAt ?? null),
+          ],
+        )
+        const seqOf = new Map(inserted.map((row) => [row.id, row.seq]))
+        result.imported = inserted.length
+        result.skipped = params.records.length - inserted.length
+        for (const row of inserted) {
+          if (row.state === 'queued') notes.ready.add(row.queue)
+          else if (row.state === 'scheduled' || row.state === 'retrying') notes.due = Math.min(notes.due, row.run_at.getTime())
+        }
+        const imported = params.records.filter((record) => seqOf.has(record.job.id))
+        result.keyConflicts = await this.importKeys(client, imported, at)
+        // A running job's released event happens now, by this store's clock: its time is NULL here.
+        const events: { seq: number; at: Date | null; type: JobEventType; state: JobState; attempt: number; data: string | null }[] = []
+        for (const record of imported) {
+          const seq = seqOf.get(record.job.id)!
+          for (const event of record.events) {
+            events.push({ seq, ...event, data: event.data === undefined ? null : JSON.stringify(event.data) })
+          }
+          if (running(record.job)) events.push({ seq, at: null, type: 'released', state: 'queued', attempt: record.job.attempt - 1, data: null })
+        }
+        if (events.length === 0) return
+        await client.query(
+          `INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
+           SELECT seq, coalesce(at, ${AT}), type, state, attempt, data::json
+           FROM unnest($2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::text[]) WITH ORDINALITY
+             AS e(seq, at, type, state, attempt, data, ord),
+             (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           ORDER BY ord`,
+          [
+            at,
+            events.map((e) => e.seq),
+            events.map((e) => e.at),
+            events.map((e) => e.type),
+            events.map((e) => e.state),
+            events.map((e) => e.attempt),
+            events.map((e) => e.data),
+          ],
+        )
+      })
+      this.after(notes)
+      return result
     })
+  }
+
+  /**
+   * Holds imported jobs' keys as the source held them: unfinished jobs' until they finish, finished
+   * jobs' until `finishedAt + keyTtlMs` if that is still ahead. Returns the ids whose key another
+   * job already holds here: they were imported without it.
+   */
+  private async importKeys(client: Queryable, records: readonly JobRecord[], at: Date | null): Promise<string[]> {
+    const seen = new Set<string>()
+    const conflicts: string[] = []
+    const holders = records.filter(({ job, keyTtlMs }) => {
+      if (job.key === undefined) return false
+      if (isFinished(job.state) && (job.finishedAt === undefined || keyTtlMs === undefined || keyTtlMs <= 0)) return false
+      const name = `${job.task}\u0000${sanitize(job.key)}`
+      if (!seen.has(name)) return seen.add(name)
+      conflicts.push(job.id)
+      return false
+    })
+    if (holders.length === 0) return conflicts
+    // A finished job whose hold lapsed holds nothing, so it cannot conflict either.
+    const refused = await this.rows<{ job_id: string }>(
+      client,
+      `WITH wanted AS (
+         SELECT task, key, job_id, CASE WHEN finished_at IS NULL THEN NULL ELSE finished_at + ${ms('ttl')} END AS expires_at
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[]) AS w(task, key, job_id, finished_at, ttl)
+       ),
+       live AS (SELECT * FROM wanted WHERE expires_at IS NULL OR expires_at > ${AT}),
+       taken AS (
+         INSERT INTO ${this.schema}.keys (task, key, job_id, expires_at) SELECT task, key, job_id, expires_at FROM live
+         ON CONFLICT (task, key) DO UPDATE SET job_id = excluded.job_id, expires_at = excluded.expires_at
+           WHERE keys.expires_at IS NOT NULL AND keys.expires_at <= ${AT}
+         RETURNING job_id
+       )
+       SELECT job_id FROM live WHERE job_id NOT IN (SELECT job_id FROM taken)`,
+      [
+        at,
+        holders.map(({ job }) => job.task),
+        holders.map(({ job }) => sanitize(job.key!)),
+        holders.map(({ job }) => job.id),
+        holders.map(({ job }) => (isFinished(job.state) ? job.finishedAt! : null)),
+        holders.map(({ keyTtlMs }) => keyTtlMs ?? 0),
+      ],
+    )
+    conflicts.push(...refused.map((row) => row.job_id))
+    return conflicts
   }
 
   // ─── Internals ────────────────────────────────────────────────────────────────────────────────
@@ -1151,6 +1305,17 @@ interface EventRow {
   state: JobState
   attempt: number
   data: Record<string, Json> | null
+}
+
+/** An attempt's error as the `errors` column holds it (what `toJobInfo` reads back). */
+function storedError(error: AttemptError): { attempt: number; at: number; name: string; message: string; stack: string | null } {
+  return {
+    attempt: error.attempt,
+    at: error.at.getTime(),
+    name: sanitize(error.name),
+    message: sanitize(error.message),
+    stack: error.stack === undefined ? null : sanitize(error.stack),
+  }
 }
 
 function claimOrder(a: JobRow, b: JobRow): number {

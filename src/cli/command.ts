@@ -40,7 +40,7 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
   store: {
     type: 'string',
     value: '<url>',
-    description: 'where jobs live: sqlite:<path>, or sqlite::memory:',
+    description: 'where jobs live: sqlite:<path>, sqlite::memory:, or postgres://user@host/db[?schema=name]',
     defaultText: '$OFFLOAD_STORE, else sqlite:./data/offload.db',
   },
   json: { type: 'boolean', description: 'machine output on stdout (one JSON document; JSON Lines for dev and worker)' },

@@ -6,33 +6,16 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { createOffload, type Offload } from '../../src/index.js'
 import { startAgent, type Agent } from '../support/child.js'
-import { dropSchema, schemaName, storeUrl } from '../support/postgres.js'
-import { tempDb } from '../support/temp.js'
+import { STORE_KINDS } from '../support/stores.js'
 import { probe } from './fixtures/probe-task.js'
 
 const AGENT = 'test/process/fixtures/agent.ts'
 let offload: Offload | undefined
 
-const schemas: string[] = []
-
 afterEach(async () => {
   await offload?.close()
   offload = undefined
-  for (const schema of schemas.splice(0)) await dropSchema(schema)
 })
-
-/** A fresh store of each kind, as every process in a test names it. */
-const STORES: [string, () => string][] = [
-  ['one SQLite file', () => `sqlite:${tempDb()}`],
-  [
-    'one PostgreSQL schema',
-    () => {
-      const schema = schemaName('share')
-      schemas.push(schema)
-      return storeUrl(schema)
-    },
-  ],
-]
 
 function problems(agents: Agent[]): string[] {
   return agents.flatMap((agent) => [
@@ -41,7 +24,7 @@ function problems(agents: Agent[]): string[] {
   ])
 }
 
-describe.each(STORES)('%s', (_name, newStore) => {
+describe.each(STORE_KINDS)('one %s store', (_name, newStore) => {
   test('three producers and two workers share it: every job runs exactly once, no lock errors', async () => {
     const store = newStore()
     const perProducer = 1500

@@ -1,5 +1,12 @@
 import pg from 'pg'
 import { randomBytes } from 'node:crypto'
+import { afterEach } from 'vitest'
+
+const made: string[] = []
+
+afterEach(async () => {
+  for (const schema of made.splice(0)) await dropSchema(schema)
+})
 
 /** The server the PostgreSQL tests use: `OFFLOAD_TEST_PG_URL`, else the local `test` database. */
 export const PG_URL = process.env.OFFLOAD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -22,6 +29,13 @@ export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow
 
 export async function dropSchema(schema: string): Promise<void> {
   await adminQuery(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`)
+}
+
+/** A store URL on the test server whose schema is dropped after the test. */
+export function tempStoreUrl(prefix = 't'): string {
+  const schema = schemaName(prefix)
+  made.push(schema)
+  return storeUrl(schema)
 }
 
 /** A store URL for `schema` on the test server. */

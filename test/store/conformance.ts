@@ -13,7 +13,7 @@ import { afterEach, describe, expect, test, type TestContext } from 'vitest'
 import { isOffloadError, type OffloadErrorCode } from '../../src/errors.js'
 import { uuidv7 } from '../../src/ids.js'
 import type { JobEvent, JobInfo, JobState } from '../../src/job.js'
-import type { ClaimedJob, JobFinish, JobInsert, JobInsertResult, Store, StoreNote } from '../../src/store/store.js'
+import type { ClaimedJob, JobFinish, JobInsert, JobInsertResult, JobRecord, JobRecordEvent, Store, StoreNote } from '../../src/store/store.js'
 
 /** One test's database. */
 export interface StoreDatabase {
@@ -1314,6 +1314,190 @@ export function describeStoreConformance(harness: StoreHarness): void {
       })
     })
 
+    // ─── Copy between stores ──────────────────────────────────────────────────────────────────
+
+    describe('copy between stores', () => {
+      /** Two databases, each set up (and cleaned up) like any test's: the copy's source and target. */
+      async function pair(): Promise<{ source: Store; target: Store }> {
+        return { source: (await setup()).store, target: (await setup()).store }
+      }
+
+      it('a copy carries every job in every state with its fields and timeline', async () => {
+        const { source, target } = await pair()
+        const ids = await jobsInEveryState(source)
+        const records = await source.jobExport({ limit: 100 })
+        expect(records.map((record) => record.job.id)).toEqual(Object.values(ids).sort())
+        for (const record of records) {
+          expect(record.job).toEqual(await source.jobGet({ id: record.job.id }))
+          expect(record.events).toEqual((await source.eventList({ jobId: record.job.id, limit: 100 })).map(recordEvent))
+        }
+        const keyTtlOf = (id: string): number | undefined => records.find((record) => record.job.id === id)?.keyTtlMs
+        expect([keyTtlOf(ids.completed), keyTtlOf(ids.scheduled), keyTtlOf(ids.running)]).toEqual([60_000, 5000, undefined])
+
+        expect(await target.jobImport({ records, now: T + 2000 })).toEqual({ imported: records.length, skipped: 0, keyConflicts: [] })
+        for (const [role, id] of Object.entries(ids)) {
+          const original = (await source.jobGet({ id }))!
+          const events = withoutSeq(await source.eventList({ jobId: id, limit: 100 }))
+          const copied = { job: await target.jobGet({ id }), events: withoutSeq(await target.eventList({ jobId: id, limit: 100 })) }
+          if (role === 'running') {
+            // Nobody runs it in the target: handed back as a shutdown would (see the next test).
+            const { workerId: _workerId, leaseExpiresAt: _lease, ...rest } = original
+            const released = { jobId: id, task: original.task, queue: original.queue, at: new Date(T + 2000), type: 'released', state: 'queued', attempt: 0 }
+            expect(copied, role).toEqual({ job: { ...rest, state: 'queued', attempt: 0 }, events: [...events, released] })
+          } else expect(copied, role).toEqual({ job: original, events })
+        }
+        // The target's log holds the copied timelines one after another, in the order given.
+        const log = await target.eventList({ limit: 1000 })
+        expectIncreasing(log)
+        expect(log.map((event) => event.jobId)).toEqual(
+          records.flatMap((record) => [...record.events, ...(record.job.state === 'running' ? ['released'] : [])].map(() => record.job.id)),
+        )
+        const counts = async (store: Store) => Object.fromEntries((await store.jobCounts()).map((count) => [count.queue, count.state]))
+        expect(await counts(target)).toEqual({ ...(await counts(source)), running: 'queued' })
+      })
+
+      it('importing the same jobs again skips them all and changes nothing', async () => {
+        const { source, target } = await pair()
+        const ids = await jobsInEveryState(source)
+        const records = await source.jobExport({ limit: 100 })
+        await target.jobImport({ records, now: T + 2000 })
+        // The target moves a copied job on; a second copy must not put it back.
+        await claimOne(target, T + 2500, 1000, 'queued')
+        const jobs = await target.jobList({ limit: 100 })
+        const lastSeq = await target.eventLastSeq()
+        expect(await target.jobImport({ records, now: T + 3000 })).toEqual({ imported: 0, skipped: records.length, keyConflicts: [] })
+        expect(await target.jobList({ limit: 100 })).toEqual(jobs)
+        expect(await target.eventLastSeq()).toBe(lastSeq)
+        expect((await target.jobGet({ id: ids.queued }))?.state).toBe('running')
+      })
+
+      it('export pages with after and limit, oldest first, visiting every job exactly once', async () => {
+        const { source, target } = await pair()
+        expect(await source.jobExport({ limit: 10 })).toEqual([])
+        expect(await target.jobImport({ records: [], now: T })).toEqual({ imported: 0, skipped: 0, keyConflicts: [] })
+        for (let i = 0; i < 3; i++) await source.jobInsertMany({ jobs: Array.from({ length: 8 }, () => jobInsert()), now: T })
+        await source.jobClaim({ queues: ['default'], workerId: 'w', limit: 3, leaseMs: 1000, now: T })
+        const oldestFirst = (await source.jobList({ limit: 100 })).map((job) => job.id).reverse()
+
+        const pages: JobRecord[][] = []
+        let after: string | undefined
+        while (true) {
+          const page = await source.jobExport({ after, limit: 5 })
+          pages.push(page)
+          if (page.length < 5) break
+          after = page.at(-1)!.job.id
+        }
+        expect(pages.map((page) => page.length)).toEqual([5, 5, 5, 5, 4])
+        expect(pages.flat().map((record) => record.job.id)).toEqual(oldestFirst)
+        for (const record of pages.flat()) expect(record.events).toEqual((await source.eventList({ jobId: record.job.id, limit: 100 })).map(recordEvent))
+        expect(await source.jobExport({ after: oldestFirst.at(-1), limit: 5 })).toEqual([])
+
+        // A copy interrupted after some pages and run again imports only what is missing.
+        await target.jobImport({ records: [...pages[0]!, ...pages[2]!], now: T + 10 })
+        const totals = { imported: 0, skipped: 0 }
+        for (const page of pages) {
+          const result = await target.jobImport({ records: page, now: T + 10 })
+          totals.imported += result.imported
+          totals.skipped += result.skipped
+        }
+        expect(totals).toEqual({ imported: 14, skipped: 10 })
+        expect((await target.jobList({ limit: 100 })).map((job) => job.id).reverse()).toEqual(oldestFirst)
+      })
+
+      it('a running job arrives queued with its attempt given back and a released event, and runs there', async () => {
+        const { source, target } = await pair()
+        const job = jobInsert({ maxAttempts: 2, key: 'k' })
+        await source.jobInsertMany({ jobs: [job], now: T })
+        const running = await claimOne(source, T, 60_000)
+        await source.jobNoteMany({ notes: [{ ...ref(running), progress: '40', log: 'working' }], now: T + 1 })
+        await target.jobImport({ records: await source.jobExport({ limit: 10 }), now: T + 100 })
+
+        const arrived = await target.jobGet({ id: job.id })
+        expect(arrived).toMatchObject({ state: 'queued', attempt: 0, startedAt: new Date(T), progress: 40 })
+        expect(arrived?.workerId).toBeUndefined()
+        expect(arrived?.leaseExpiresAt).toBeUndefined()
+        expect(await timeline(target, job.id)).toEqual([
+          ['enqueued', 'queued', 0],
+          ['started', 'running', 1],
+          ['progress', 'running', 1],
+          ['log', 'running', 1],
+          ['released', 'queued', 0],
+        ])
+        // Its key is held while it waits, and it runs as its first attempt again.
+        expect((await target.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 150 }))[0]).toEqual({ id: job.id, state: 'queued', existing: true })
+        const claimed = await claimOne(target, T + 200)
+        expect(claimed).toMatchObject({ id: job.id, attempt: 1 })
+        await finish(target, { ...ref(claimed), outcome: 'completed', result: '"done"' }, T + 300)
+        expect(await target.jobGet({ id: job.id })).toMatchObject({ state: 'completed', attempt: 1, result: 'done' })
+      })
+
+      it('an import notes ready for queued jobs and due for waiting ones', async () => {
+        const { source, target } = await pair()
+        await source.jobInsertMany({ jobs: [jobInsert({ queue: 'mail' }), jobInsert({ queue: 'later', runAt: T + 1000 })], now: T })
+        const records = await source.jobExport({ limit: 10 })
+        const ready = nextNote(target, (note) => note.kind === 'ready' && note.queue === 'mail', 'ready')
+        const due = nextNote(target, (note) => note.kind === 'due', 'due')
+        await target.jobImport({ records, now: T })
+        await Promise.all([ready, due])
+      })
+
+      it("keys are held as the source held them: unfinished jobs', and finished jobs' inside keyTtlMs", async () => {
+        const { source, target } = await pair()
+        const waiting = jobInsert({ key: 'waiting', runAt: T + 5000 })
+        const running = jobInsert({ key: 'running', queue: 'run' })
+        const [kept, lapsed, noTtl] = [jobInsert({ key: 'kept', keyTtlMs: 5000 }), jobInsert({ key: 'lapsed', keyTtlMs: 50 }), jobInsert({ key: 'no-ttl' })]
+        await source.jobInsertMany({ jobs: [waiting, running, kept, lapsed, noTtl], now: T })
+        await claimOne(source, T, 60_000, 'run')
+        for (const claimed of await source.jobClaim({ queues: ['default'], workerId: 'w', limit: 3, leaseMs: 1000, now: T })) {
+          await finish(source, finishOf(claimed, 'completed'), T + 10) // kept until T + 5010, lapsed until T + 60
+        }
+        await target.jobImport({ records: await source.jobExport({ limit: 10 }), now: T + 100 })
+
+        const enqueue = async (key: string, now = T + 100): Promise<JobInsertResult> => (await target.jobInsertMany({ jobs: [jobInsert({ key })], now }))[0]!
+        expect(await enqueue('waiting')).toEqual({ id: waiting.id, state: 'scheduled', existing: true })
+        expect(await enqueue('running')).toEqual({ id: running.id, state: 'queued', existing: true })
+        expect(await enqueue('kept')).toEqual({ id: kept.id, state: 'completed', existing: true })
+        expect((await enqueue('lapsed')).existing).toBe(false)
+        expect((await enqueue('no-ttl')).existing).toBe(false)
+        expect((await enqueue('kept', T + 5011)).existing).toBe(false)
+      })
+
+      it('a key another job of the target holds is a conflict: the job is imported without holding it', async () => {
+        const { source, target } = await pair()
+        const [contested, lapsed] = [jobInsert({ key: 'k' }), jobInsert({ key: 'gone', queue: 'done' })]
+        await source.jobInsertMany({ jobs: [contested, lapsed], now: T })
+        await finish(source, finishOf(await claimOne(source, T, 1000, 'done'), 'completed'), T + 1)
+        const [holder, other] = [jobInsert({ key: 'k' }), jobInsert({ key: 'gone' })]
+        await target.jobInsertMany({ jobs: [holder, other], now: T })
+
+        // A finished job whose key has lapsed holds nothing, so it conflicts with nothing.
+        expect(await target.jobImport({ records: await source.jobExport({ limit: 10 }), now: T + 100 })).toEqual({
+          imported: 2,
+          skipped: 0,
+          keyConflicts: [contested.id],
+        })
+        expect(await target.jobGet({ id: contested.id })).toEqual(await source.jobGet({ id: contested.id }))
+        expect((await target.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 101 }))[0]).toEqual({ id: holder.id, state: 'queued', existing: true })
+        // Once the holder lets go, the key is free: the imported job never took it.
+        await target.jobCancel({ id: holder.id, now: T + 102 })
+        expect((await target.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 103 }))[0]?.existing).toBe(false)
+      })
+
+      it('an import that fails part-way writes nothing of its batch', async () => {
+        const { source, target } = await pair()
+        await source.jobInsertMany({ jobs: [jobInsert({ key: 'a' }), jobInsert({ key: 'b' }), jobInsert({ key: 'c' })], now: T })
+        await claimOne(source, T)
+        const records = await source.jobExport({ limit: 10 })
+        // The last record carries a payload JSON cannot hold, so the batch fails after the others were written.
+        const broken = [...records.slice(0, -1), { ...records.at(-1)!, job: { ...records.at(-1)!.job, payload: { big: 10n } } }]
+        await expect(target.jobImport({ records: broken, now: T + 100 })).rejects.toThrow()
+        expect(await target.jobList({ limit: 10 })).toEqual([])
+        expect(await target.eventLastSeq()).toBe(0)
+        // Nor did it keep a key: the whole batch imports cleanly afterwards.
+        expect(await target.jobImport({ records, now: T + 200 })).toEqual({ imported: 3, skipped: 0, keyConflicts: [] })
+      })
+    })
+
     // ─── Leader election ──────────────────────────────────────────────────────────────────────
 
     describe('leader election', () => {
@@ -1524,6 +1708,8 @@ export function describeStoreConformance(harness: StoreHarness): void {
           jobPrune: () => store.jobPrune({ olderThanMs: { completed: 0, failed: 0, cancelled: 0 }, limit: 10, now: T }),
           eventList: () => store.eventList({ limit: 10 }),
           eventLastSeq: () => store.eventLastSeq(),
+          jobExport: () => store.jobExport({ limit: 10 }),
+          jobImport: () => store.jobImport({ records: [], now: T }),
           leaderElect: () => store.leaderElect({ name: 'm', owner: 'a', ttlMs: 1000, now: T }),
           leaderResign: () => store.leaderResign({ name: 'm', owner: 'a' }),
         }
@@ -1651,6 +1837,80 @@ async function jobIn(store: Store, state: JobState): Promise<string> {
   if (state === 'cancelled') await store.jobCancel({ id: job.id, now: finishAt })
   expect((await store.jobGet({ id: job.id }))?.state).toBe(state)
   return job.id
+}
+
+/**
+ * Jobs in every state — each on its own queue, named after its role, so each claim takes the one
+ * meant — made through the store's own operations by `T + 1500`, carrying what a copy must keep:
+ * keys and TTLs, metadata, backoff, errors with stacks, results, progress and log lines.
+ */
+async function jobsInEveryState(store: Store) {
+  const make = (queue: string, overrides: Partial<JobInsert> = {}) => jobInsert({ queue, ...overrides })
+  const jobs = {
+    scheduled: make('scheduled', {
+      runAt: T + 5000,
+      priority: 3,
+      metadata: JSON.stringify({ tenant: 'acme', trace: { id: 'abc' } }),
+      timeoutMs: 30_000,
+      backoff: { type: 'exponential', base: 1000, factor: 2, max: 60_000, jitter: 0.5 },
+      key: 'scheduled',
+      keyTtlMs: 5000,
+    }),
+    queued: make('queued', { key: 'queued' }),
+    released: make('released'),
+    rescued: make('rescued'),
+    running: make('running', { key: 'running', maxAttempts: 2 }),
+    retrying: make('retrying', { backoff: { type: 'fixed', delay: 250, jitter: 0 } }),
+    completed: make('completed', { key: 'completed', keyTtlMs: 60_000, payload: JSON.stringify(['a', 1, null]) }),
+    failed: make('failed', { maxAttempts: 2 }),
+    cancelled: make('cancelled'),
+    snoozed: make('snoozed', { maxAttempts: 1 }),
+  }
+  await store.jobInsertMany({ jobs: Object.values(jobs), now: T })
+  const claim = (queue: keyof typeof jobs, now: number, leaseMs = 1000) => claimOne(store, now, leaseMs, queue)
+  const error = (message: string) => ({ name: 'TypeError', message, stack: `TypeError: ${message}\n    at handler (tasks.ts:1:1)` })
+
+  await finish(store, finishOf(await claim('released', T + 10), 'released'), T + 11)
+  await claim('rescued', T + 10)
+  const running = await claim('running', T + 10, 60_000)
+  await store.jobNoteMany({ notes: [{ ...ref(running), progress: JSON.stringify({ done: 1, of: 2 }), log: 'halfway' }], now: T + 20 })
+  await finish(store, { ...ref(await claim('retrying', T + 10)), outcome: 'retry', error: error('flaky'), delayMs: 1000 }, T + 20)
+  const completed = await claim('completed', T + 10)
+  await store.jobNoteMany({ notes: [{ ...ref(completed), progress: '100', log: 'done' }], now: T + 20 })
+  await finish(store, { ...ref(completed), outcome: 'completed', result: JSON.stringify({ ok: true, sizes: [1, 2] }) }, T + 30)
+  await finish(store, { ...ref(await claim('failed', T + 10)), outcome: 'retry', error: error('first'), delayMs: 0 }, T + 20)
+  await store.jobPromote({ limit: 10, now: T + 20 })
+  await finish(store, { ...ref(await claim('failed', T + 30)), outcome: 'failed', error: error('second') }, T + 40)
+  await claim('cancelled', T + 10)
+  await store.jobCancel({ id: jobs.cancelled.id, now: T + 20 })
+  await finish(store, { ...ref(await claim('snoozed', T + 10)), outcome: 'snoozed', delayMs: 2000 }, T + 20)
+  expect(await store.jobRescue({ limit: 10, now: T + 1500 })).toBe(1)
+
+  const ids = Object.fromEntries(Object.entries(jobs).map(([role, job]) => [role, job.id])) as Record<keyof typeof jobs, string>
+  const states = Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([role, id]) => [role, (await store.jobGet({ id }))?.state])))
+  expect(states).toEqual({
+    scheduled: 'scheduled',
+    queued: 'queued',
+    released: 'queued',
+    rescued: 'queued',
+    running: 'running',
+    retrying: 'retrying',
+    completed: 'completed',
+    failed: 'failed',
+    cancelled: 'cancelled',
+    snoozed: 'scheduled',
+  })
+  return ids
+}
+
+/** An event as an export carries it: without what the job itself says. */
+function recordEvent({ seq: _seq, jobId: _jobId, task: _task, queue: _queue, ...event }: JobEvent): JobRecordEvent {
+  return event
+}
+
+/** Events without their `seq`, which each store numbers itself. */
+function withoutSeq(events: JobEvent[]): Omit<JobEvent, 'seq'>[] {
+  return events.map(({ seq: _seq, ...event }) => event)
 }
 
 /** A job's events as `[type, state, attempt]`. */

@@ -3,22 +3,27 @@ import { dirname, resolve } from 'node:path'
 import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import type { ResolvedBackoff } from '../../backoff.js'
 import { OffloadError } from '../../errors.js'
-import type { AttemptError, JobEvent, JobEventType, JobInfo, JobState, Json } from '../../job.js'
+import { isFinished, type AttemptError, type JobEvent, type JobEventType, type JobInfo, type JobState, type Json } from '../../job.js'
 import type {
   ClaimedJob,
   JobLeaseRef,
   EventListParams,
   JobClaimParams,
   JobCount,
+  JobExportParams,
   JobFinish,
   JobFinishManyParams,
   JobHeartbeatParams,
+  JobImportParams,
+  JobImportResult,
   JobInsertManyParams,
   JobInsertResult,
   JobListParams,
   JobNoteManyParams,
   JobPromoteParams,
   JobPruneParams,
+  JobRecord,
+  JobRecordEvent,
   JobRescueParams,
   LeaderElectParams,
   LostLease,
@@ -198,8 +203,6 @@ export class SqliteStore implements Store {
       const insert = this.sql(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, max_attempts,
         timeout_ms, backoff, key, key_ttl_ms, payload, metadata, created_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      const keyHolder = this.sql(`SELECT k.job_seq, k.expires_at, j.id, j.state FROM offload_keys k
-        LEFT JOIN offload_jobs j ON j.seq = k.job_seq WHERE k.task = ? AND k.key = ?`)
       const keyTake = this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, NULL)')
       const results: JobInsertResult[] = []
       const enqueued: [seq: number, state: JobState][] = []
@@ -207,11 +210,9 @@ export class SqliteStore implements Store {
       let earliestDue = Infinity
       for (const job of params.jobs) {
         if (job.key !== undefined) {
-          const held = keyHolder.get(job.task, job.key) as
-            | { job_seq: number; expires_at: number | null; id: string | null; state: JobState | null }
-            | undefined
-          if (held?.id != null && (held.expires_at === null || held.expires_at > at)) {
-            results.push({ id: held.id, state: held.state!, existing: true })
+          const holder = this.keyHolder(job.task, job.key, at)
+          if (holder !== undefined) {
+            results.push({ ...holder, existing: true })
             continue
           }
         }
@@ -589,6 +590,113 @@ export class SqliteStore implements Store {
     return new OffloadError('INVALID_STATE', `job ${id} is ${state}: ${rule}`, { id, state })
   }
 
+  // ─── Copy between stores ──────────────────────────────────────────────────────────────────────
+
+  jobExport(params: JobExportParams): Promise<JobRecord[]> {
+    return this.read(() =>
+      // One read transaction, so a job and its timeline come from one snapshot even while another
+      // process finishes the job between the two statements.
+      this.db.transaction(() => {
+        const rows = this.sql('SELECT * FROM offload_jobs WHERE id > ? ORDER BY id LIMIT ?').all(params.after ?? '', params.limit) as JobRow[]
+        if (rows.length === 0) return []
+        const events = this.sql(`SELECT job_seq, at, type, state, attempt, data FROM offload_events
+          WHERE job_seq IN (SELECT value FROM json_each(?)) ORDER BY job_seq, seq`).all(JSON.stringify(rows.map((row) => row.seq))) as {
+          job_seq: number
+          at: number
+          type: JobEventType
+          state: JobState
+          attempt: number
+          data: string | null
+        }[]
+        const timelines = new Map<number, JobRecordEvent[]>()
+        for (const row of events) {
+          const event: JobRecordEvent = { at: new Date(row.at), type: row.type, state: row.state, attempt: row.attempt }
+          if (row.data !== null) event.data = JSON.parse(row.data) as Record<string, Json>
+          let timeline = timelines.get(row.job_seq)
+          if (timeline === undefined) timelines.set(row.job_seq, (timeline = []))
+          timeline.push(event)
+        }
+        return rows.map((row) => {
+          const record: JobRecord = { job: toJobInfo(row), events: timelines.get(row.seq) ?? [] }
+          if (row.key_ttl_ms !== null) record.keyTtlMs = row.key_ttl_ms
+          return record
+        })
+      })(),
+    )
+  }
+
+  jobImport(params: JobImportParams): Promise<JobImportResult> {
+    return this.write((notes) => {
+      const at = params.now ?? this.clock()
+      // ON CONFLICT: a job already here (an earlier run of the copy) is left exactly as it is.
+      const insert = this.sql(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, attempt, max_attempts,
+        timeout_ms, backoff, key, key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+      const keyTake = this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, ?)')
+      const result: JobImportResult = { imported: 0, skipped: 0, keyConflicts: [] }
+      const events: [seq: number, at: number, type: JobEventType, state: JobState, attempt: number, data: string | null][] = []
+      const readyQueues = new Set<string>()
+      let earliestDue = Infinity
+      for (const { job, keyTtlMs, events: timeline } of params.records) {
+        // No worker of this store holds a job that was running in the source: it is handed back
+        // as a shutdown would hand it back, so it runs again here without losing an attempt.
+        const running = job.state === 'running'
+        const state: JobState = running ? 'queued' : job.state
+        const attempt = running ? job.attempt - 1 : job.attempt
+        const inserted = insert.run(
+          job.id,
+          job.task,
+          job.queue,
+          state,
+          job.priority,
+          job.runAt.getTime(),
+          attempt,
+          job.maxAttempts,
+          job.timeoutMs ?? null,
+          job.backoff === undefined ? null : JSON.stringify(job.backoff),
+          job.key ?? null,
+          keyTtlMs ?? null,
+          JSON.stringify(job.payload),
+          Object.keys(job.metadata).length === 0 ? null : JSON.stringify(job.metadata),
+          job.result === undefined ? null : JSON.stringify(job.result),
+          job.progress === undefined ? null : JSON.stringify(job.progress),
+          job.errors.length === 0 ? null : JSON.stringify(job.errors.map(storedError)),
+          job.createdAt.getTime(),
+          job.startedAt?.getTime() ?? null,
+          job.finishedAt?.getTime() ?? null,
+        )
+        if (inserted.changes === 0) {
+          result.skipped++
+          continue
+        }
+        result.imported++
+        const seq = Number(inserted.lastInsertRowid)
+        if (job.key !== undefined) {
+          const expiresAt = keyHoldOf(state, job.finishedAt, keyTtlMs, at)
+          if (expiresAt !== undefined) {
+            if (this.keyHolder(job.task, job.key, at) !== undefined) result.keyConflicts.push(job.id)
+            else keyTake.run(job.task, job.key, seq, expiresAt)
+          }
+        }
+        for (const event of timeline) {
+          events.push([seq, event.at.getTime(), event.type, event.state, event.attempt, event.data === undefined ? null : JSON.stringify(event.data)])
+        }
+        if (running) events.push([seq, at, 'released', 'queued', attempt, null])
+        if (state === 'queued') readyQueues.add(job.queue)
+        else if (state === 'scheduled' || state === 'retrying') earliestDue = Math.min(earliestDue, job.runAt.getTime())
+      }
+      // One statement for every imported event, in the order given: each job's timeline keeps its order.
+      if (events.length > 0) {
+        this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
+          SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5
+          FROM json_each(?) AS e ORDER BY e.key`).run(JSON.stringify(events))
+      }
+      for (const queue of readyQueues) notes.push({ kind: 'ready', queue })
+      if (earliestDue !== Infinity) notes.push({ kind: 'due', runAt: earliestDue })
+      return result
+    })
+  }
+
   // ─── Maintenance ──────────────────────────────────────────────────────────────────────────────
 
   jobPromote(params: JobPromoteParams): Promise<number> {
@@ -712,6 +820,16 @@ export class SqliteStore implements Store {
     )
   }
 
+  /** The job holding `key` of `task` at `at`: unfinished, or finished and still inside its `keyTtlMs`. */
+  private keyHolder(task: string, key: string, at: number): { id: string; state: JobState } | undefined {
+    const held = this.sql(`SELECT k.expires_at, j.id, j.state FROM offload_keys k
+      LEFT JOIN offload_jobs j ON j.seq = k.job_seq WHERE k.task = ? AND k.key = ?`).get(task, key) as
+      | { expires_at: number | null; id: string | null; state: JobState | null }
+      | undefined
+    if (held?.id == null || (held.expires_at !== null && held.expires_at <= at)) return undefined
+    return { id: held.id, state: held.state! }
+  }
+
   /** A finished job frees its key at once, or holds it `key_ttl_ms` longer. */
   private releaseKey(row: { seq: number; task: string; key: string | null; key_ttl_ms: number | null }, at: number): void {
     if (row.key === null) return
@@ -781,6 +899,23 @@ function claimOrder(a: JobRow, b: JobRow): number {
 
 function errorData(error: { name: string; message: string }): Record<string, Json> {
   return { name: error.name, message: error.message }
+}
+
+/**
+ * How an imported job holds its key, as the source held it: `null` while the job is unfinished
+ * (held until it finishes), the expiry for a finished job still inside its `keyTtlMs`, and
+ * `undefined` when the hold has lapsed: such a job holds nothing, so it cannot conflict either.
+ */
+function keyHoldOf(state: JobState, finishedAt: Date | undefined, keyTtlMs: number | undefined, now: number): number | null | undefined {
+  if (!isFinished(state)) return null
+  if (finishedAt === undefined || keyTtlMs === undefined || keyTtlMs <= 0) return undefined
+  const expiresAt = finishedAt.getTime() + keyTtlMs
+  return expiresAt > now ? expiresAt : undefined
+}
+
+/** An attempt's error as the `errors` column holds it (what `toJobInfo` reads back). */
+function storedError(error: AttemptError): { attempt: number; at: number; name: string; message: string; stack: string | null } {
+  return { attempt: error.attempt, at: error.at.getTime(), name: error.name, message: error.message, stack: error.stack ?? null }
 }
 
 function toJobInfo(row: JobRow): JobInfo {

@@ -5,6 +5,7 @@ import { DEFAULT_STORE } from '../offload.js'
 import { isOffloadError, OffloadError } from '../errors.js'
 import { parseCommandArgs, type OptionSpecs } from './args.js'
 import { GLOBAL_OPTIONS, type Command } from './command.js'
+import { copyCommand } from './commands/copy.js'
 import { devCommand } from './commands/dev.js'
 import { enqueueCommand } from './commands/enqueue.js'
 import { jobCommand } from './commands/job.js'
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   retryCommand,
   cancelCommand,
   migrateCommand,
+  copyCommand,
 ]
 
 /**

@@ -5,6 +5,7 @@ import { runCli as runCliInProcess } from '../../src/cli/cli.js'
 import { uuidv7 } from '../../src/ids.js'
 import { openStore } from '../../src/store/open-store.js'
 import type { JobInsert, Store } from '../../src/store/store.js'
+import { tempStoreUrl } from '../support/postgres.js'
 import { tempDb } from '../support/temp.js'
 import { lines, runCli } from './cli-process.js'
 
@@ -49,30 +50,40 @@ async function snapshot(url: string): Promise<{ jobs: number; events: number; ru
   })
 }
 
-test('copies every job with its timeline, a page per batch; a second run copies nothing twice', async () => {
-  const [from, to] = [`sqlite:${tempDb()}`, `sqlite:${tempDb()}`]
+/** How a store names itself in messages: its URL without parameters, and a schema other than the default. */
+function described(url: string): string {
+  const schema = /[?&]schema=(\w+)/.exec(url)?.[1]
+  return schema === undefined ? url : `${url.replace(/\?.*$/, '')} (schema ${schema})`
+}
+
+test.each([
+  ['SQLite to SQLite', () => `sqlite:${tempDb()}`],
+  ['SQLite to PostgreSQL', () => tempStoreUrl('copy')],
+])('%s: copies every job with its timeline, a page per batch; a second run copies nothing twice', async (_name, target) => {
+  const [from, toUrl] = [`sqlite:${tempDb()}`, target()]
+  const to = described(toUrl)
   await fillSource(from)
   const before = await snapshot(from)
   expect(before).toEqual({ jobs: 25, events: 31, running: 1 })
 
-  const first = await runCli(['copy', '--from', from, '--to', to, '--batch', '10'])
+  const first = await runCli(['copy', '--from', from, '--to', toUrl, '--batch', '10'])
   expect(first.code, first.stderr).toBe(0)
-  expect(first.stdout).toMatch(new RegExp(`^imported 25 jobs into ${to} in \\S+; 0 skipped \\(already there\\), 0 key conflicts\\n$`))
+  expect(first.stdout).toMatch(new RegExp(`^imported 25 jobs into ${escape(to)} in \\S+; 0 skipped \\(already there\\), 0 key conflicts\\n$`))
   // Progress lines appear only on a slow run (every few seconds when stderr is not a terminal).
   const [announce, ...progress] = lines(first.stderr)
   expect(announce).toBe(`copying ~25 jobs from ${from} to ${to} …`)
   for (const line of progress) expect(line).toMatch(/^copied \d+ of ~25 jobs$/)
 
   // The running job arrived queued, with a released event; everything else as it was.
-  expect(await snapshot(to)).toEqual({ jobs: 25, events: 32, running: 0 })
-  const [sourceJobs, targetJobs] = await Promise.all([from, to].map((url) => withStore(url, (store) => store.jobList({ limit: 100 }))))
+  expect(await snapshot(toUrl)).toEqual({ jobs: 25, events: 32, running: 0 })
+  const [sourceJobs, targetJobs] = await Promise.all([from, toUrl].map((url) => withStore(url, (store) => store.jobList({ limit: 100 }))))
   expect(targetJobs!.map((copied) => copied.id)).toEqual(sourceJobs!.map((original) => original.id))
   expect(targetJobs!.map((copied) => copied.state)).toEqual(sourceJobs!.map((original) => (original.state === 'running' ? 'queued' : original.state)))
 
-  const again = await runCli(['copy', '--from', from, '--to', to, '--batch', '10', '--json'])
+  const again = await runCli(['copy', '--from', from, '--to', toUrl, '--batch', '10', '--json'])
   expect(again, again.stderr).toMatchObject({ code: 0, stderr: '' })
   expect(JSON.parse(again.stdout)).toEqual({ from, to, imported: 0, skipped: 25, keyConflicts: [], elapsedMs: expect.any(Number) })
-  expect(await snapshot(to)).toEqual({ jobs: 25, events: 32, running: 0 })
+  expect(await snapshot(toUrl)).toEqual({ jobs: 25, events: 32, running: 0 })
   expect(await snapshot(from)).toEqual(before)
 })
 
@@ -153,6 +164,10 @@ test('at a terminal, progress is one line redrawn in place and cleared before th
   expect(stderr.text.endsWith('\r\x1b[K')).toBe(true)
   expect(stdout.text).toMatch(/^imported 25 jobs into /)
 })
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
 
 /** A stream that keeps what is written, posing as a terminal when asked. */
 class Capture extends Writable {

@@ -160,7 +160,7 @@ test('at a terminal, progress is one line redrawn in place and cleared before th
   const io = { stdout, stderr, stdin: Readable.from([]), env: {}, cwd: process.cwd() }
   expect(await runCliInProcess(['copy', '--from', from, '--to', to, '--batch', '10'], io)).toBe(0)
   // The first page always draws; later ones may be skipped while the line is fresh.
-  expect(stderr.text).toContain('\rcopied 10 of ~25 jobs\x1b[K')
+  expect(stderr.text).toContain('\r[########............]  40% copied 10 of ~25 jobs\x1b[K')
   expect(stderr.text.endsWith('\r\x1b[K')).toBe(true)
   expect(stdout.text).toMatch(/^imported 25 jobs into /)
 })

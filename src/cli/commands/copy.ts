@@ -112,7 +112,7 @@ async function copyJobs(source: Store, target: Store, batch: number, onPage: (co
 }
 
 /**
- * "copied N of ~M jobs" on stderr: one line rewritten in place at a terminal, else a line every
+ * "copied N of ~M jobs" on stderr: a bar and that line rewritten in place at a terminal, else a line every
  * few seconds for a log. The estimate is the source's count when the copy began, hence the `~`.
  */
 class Progress {
@@ -137,7 +137,7 @@ class Progress {
     this.lastAt = now
     const text = `copied ${copied} of ~${this.estimate} jobs`
     if (this.tty) {
-      this.io.stderr.write(`\r${text}\x1b[K`)
+      this.io.stderr.write(`\r${bar(copied, this.estimate)} ${text}\x1b[K`)
       this.drawn = true
     } else this.io.stderr.write(text + '\n')
   }
@@ -148,6 +148,15 @@ class Progress {
     this.drawn = false
   }
 }
+
+/** `[########............]  40%`: the share of the estimate copied, capped at full (it is an estimate). */
+function bar(done: number, total: number): string {
+  const share = total <= 0 ? 1 : Math.min(1, done / total)
+  const filled = Math.round(share * BAR_WIDTH)
+  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)}%`
+}
+
+const BAR_WIDTH = 20
 
 /** How often the line redraws at a terminal, and how often a log gets a line. */
 const TTY_EVERY_MS = 100

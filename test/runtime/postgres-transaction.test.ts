@@ -80,6 +80,20 @@ test('a key held by a committed job is reported from inside the transaction', as
   expect((await offload.listJobs()).jobs).toHaveLength(1)
 })
 
+test('an open application transaction holding an enqueue holds up neither readers of the log nor other writers', async () => {
+  const { offload, client } = await setup()
+  const ship = offload.task('order.ship', { run: async (_input: { order?: number }) => {} })
+  await client.query('BEGIN')
+  const pending = await ship.enqueue({ order: 5 }, { transaction: client })
+  // Each of these would wait for the COMMIT below if the open transaction held the log's gate.
+  const before = await ship.enqueue({ order: 6 })
+  expect(await offload.store.eventLastSeq()).toBeGreaterThan(0)
+  const after = await ship.enqueue({ order: 7 })
+  expect((await offload.store.eventList({ limit: 10 })).map((event) => event.jobId)).toEqual([before.id, after.id])
+  await client.query('COMMIT')
+  expect((await offload.jobEvents(pending.id)).map((event) => event.type)).toEqual(['enqueued'])
+})
+
 test('bad transaction options are refused before anything is written', async () => {
   const { offload, client } = await setup()
   const ship = offload.task('order.ship', { run: async (_input: { order?: number }) => {} })

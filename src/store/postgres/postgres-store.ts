@@ -126,6 +126,8 @@ export class PostgresStore implements Store {
   private readonly statementNames = new Map<string, string>()
   private readonly sender: NoteSender
   private readonly inFlight = new Set<Promise<unknown>>()
+  /** Joined into every statement that appends events: see `event_horizon` in migrations.ts. */
+  private readonly eventGate: string
   private closed = false
   private closing: Promise<void> | undefined
 
@@ -140,6 +142,7 @@ export class PostgresStore implements Store {
     this.schema = pg.escapeIdentifier(schemaName)
     this.lockKey = hash32(schemaName)
     this.channel = `offload.${schemaName}`
+    this.eventGate = `, (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS gate`
     const config: pg.PoolConfig = {
       connectionString: options.url,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
@@ -298,6 +301,10 @@ export class PostgresStore implements Store {
     if (jobs.length === 0) return []
     const queues = [...new Set(jobs.map((job) => job.queue))]
     const notifyNow = allInside ? queues : this.sender.claimReady(queues)
+    // Inside the application's transaction the event gate is not taken: it would be held until
+    // that transaction ends, however long, and a reader of the log's tail waiting for it would
+    // hold up every other writer meanwhile. The cost: a follower of the whole log that already read
+    // past this event's seq when the transaction commits does not see it (see docs/postgres.md).
     const rows = await this.rows<{ id: string; state: JobState; queue: string; run_at: Date }>(
       client,
       `WITH input AS (
@@ -318,7 +325,7 @@ export class PostgresStore implements Store {
        ),
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
-         SELECT seq, ${AT}, 'enqueued', state, 0 FROM inserted, (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+         SELECT seq, ${AT}, 'enqueued', state, 0 FROM inserted${allInside ? '' : this.eventGate}
          ORDER BY seq
        ),
        notified AS (
@@ -474,8 +481,7 @@ export class PostgresStore implements Store {
          ),
          events AS (
            INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
-           SELECT seq, ${AT}, 'started', 'running', attempt, $6::json FROM claimed,
-             (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           SELECT seq, ${AT}, 'started', 'running', attempt, $6::json FROM claimed${this.eventGate}
            ORDER BY priority DESC, run_at, seq
          )
          SELECT * FROM claimed`,
@@ -579,8 +585,7 @@ export class PostgresStore implements Store {
        ),
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
-         SELECT seq, ${AT}, 'completed', 'completed', attempt FROM changed,
-           (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+         SELECT seq, ${AT}, 'completed', 'completed', attempt FROM changed${this.eventGate}
          ORDER BY ord
        ),
        ${this.releaseKeysSql('changed')}
@@ -647,8 +652,7 @@ export class PostgresStore implements Store {
        ),
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
-         SELECT r.seq, ${AT}, '${event.type}', r.state, r.attempt, ${event.data} FROM r,
-           (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+         SELECT r.seq, ${AT}, '${event.type}', r.state, r.attempt, ${event.data} FROM r${this.eventGate}
        ),
        ${this.releaseKeysSql('r')}
        SELECT * FROM r`,
@@ -683,8 +687,7 @@ export class PostgresStore implements Store {
              CROSS JOIN LATERAL (VALUES
                (1, 'progress', CASE WHEN input.progress IS NOT NULL THEN json_build_object('progress', input.progress::json) END),
                (2, 'log', CASE WHEN input.log IS NOT NULL THEN json_build_object('message', input.log) END)
-             ) AS x(n, type, data)
-             CROSS JOIN (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+             ) AS x(n, type, data)${this.eventGate}
            WHERE x.data IS NOT NULL
            ORDER BY input.ord, x.n
          )
@@ -712,8 +715,7 @@ export class PostgresStore implements Store {
          ),
          events AS (
            INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
-           SELECT r.seq, ${AT}, 'cancelled', 'cancelled', r.attempt FROM r,
-             (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           SELECT r.seq, ${AT}, 'cancelled', 'cancelled', r.attempt FROM r${this.eventGate}
          ),
          ${this.releaseKeysSql('r')},
          -- Workers in other processes abort a cancelled job they run: tell them in this transaction.
@@ -768,8 +770,7 @@ export class PostgresStore implements Store {
            ),
            events AS (
              INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
-             SELECT r.seq, ${AT}, 'retried', 'queued', 0 FROM r,
-               (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+             SELECT r.seq, ${AT}, 'retried', 'queued', 0 FROM r${this.eventGate}
            )
            SELECT * FROM r`,
           [at, current.seq],
@@ -802,8 +803,7 @@ export class PostgresStore implements Store {
          ),
          events AS (
            INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
-           SELECT r.seq, ${AT}, 'promoted', 'queued', r.attempt FROM r,
-             (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           SELECT r.seq, ${AT}, 'promoted', 'queued', r.attempt FROM r${this.eventGate}
            ORDER BY r.run_at, r.seq
          )
          SELECT queue, count(*)::int AS count FROM r GROUP BY queue`,
@@ -842,7 +842,7 @@ export class PostgresStore implements Store {
          events AS (
            INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
            SELECT r.seq, ${AT}, 'rescued', r.state, r.attempt, json_build_object('error', json_build_object('name', 'LeaseExpired', 'message', r.message))
-           FROM r, (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+           FROM r${this.eventGate}
            ORDER BY r.seq
          ),
          ${this.releaseKeysSql('r')}
@@ -1004,8 +1004,7 @@ export class PostgresStore implements Store {
           `INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
            SELECT seq, coalesce(at, ${AT}), type, state, attempt, data::json
            FROM unnest($2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::text[]) WITH ORDINALITY
-             AS e(seq, at, type, state, attempt, data, ord),
-             (SELECT pg_advisory_xact_lock_shared(${LOCK_EVENTS}, ${this.lockKey})) AS l
+             AS e(seq, at, type, state, attempt, data, ord)${this.eventGate}
            ORDER BY ord`,
           [
             at,

@@ -24,6 +24,7 @@ export class Agent {
   readonly stderr: string[] = []
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   private waiters: { match: (message: Message) => boolean; resolve: (message: Message) => void }[] = []
+  private readonly subscribers = new Set<(message: Message) => void>()
   private buffered = ''
 
   constructor(readonly process: ChildProcess) {
@@ -68,6 +69,12 @@ export class Agent {
     return this.waitFor((message) => message.type === type, `a '${type}' message`, timeoutMs)
   }
 
+  /** Calls `listener` with every message received from now on; returns the unsubscribe function. */
+  subscribe(listener: (message: Message) => void): () => void {
+    this.subscribers.add(listener)
+    return () => void this.subscribers.delete(listener)
+  }
+
   send(line: string): void {
     this.process.stdin!.write(line + '\n')
   }
@@ -91,6 +98,7 @@ export class Agent {
         message = { type: 'text', text: line }
       }
       this.messages.push(message)
+      for (const subscriber of this.subscribers) subscriber(message)
       for (const waiter of this.waiters.filter((candidate) => candidate.match(message))) {
         this.waiters = this.waiters.filter((candidate) => candidate !== waiter)
         waiter.resolve(message)

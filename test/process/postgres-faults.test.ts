@@ -167,12 +167,11 @@ test('an idle worker whose connections were terminated wakes for jobs enqueued w
   expect(problems([worker])).toEqual([])
 })
 
-// BUG (PostgreSQL store, src/store/postgres/listener.ts): a subscriber misses writes committed
-// between listen() and the moment its LISTEN connection is up. PgListener.connect() calls
-// onReconnect ("anything may have changed") only when it connects *again*, not the first time, so
-// nothing covers that window: a worker whose first claim found nothing sleeps until its poll. In
-// real life the window is the few milliseconds of a connection set-up; the proxy widens it.
-test.skip('a worker hears about jobs enqueued while its first LISTEN connection was still being set up', async () => {
+// Writes committed between listen() and the moment the LISTEN connection is up are never
+// announced; the listener therefore reports "anything may have changed" once LISTEN takes effect,
+// the first time as after a reconnect. In real life the window is a connection set-up; the proxy
+// widens it.
+test('a worker hears about jobs enqueued while its first LISTEN connection was still being set up', async () => {
   const schema = testSchema('first')
   const proxy = await PgProxy.start()
   proxy.hold()

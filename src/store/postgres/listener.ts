@@ -6,8 +6,9 @@ const RECONNECT_MAX_MS = 5_000
 /**
  * One dedicated connection that LISTENs on a channel and hands every payload to `onPayload`. When
  * the connection drops (the server restarted, `pg_terminate_backend`, a network blip) it reconnects
- * with backoff and calls `onReconnect`, because notifications sent while it was away are lost: the
- * owner treats that as "anything may have changed".
+ * with backoff. Each time LISTEN takes effect, the first time included, it calls `onListening`:
+ * notifications sent before that moment were not heard, and the owner treats that as "anything may
+ * have changed".
  *
  * Runs only between `start()` and `stop()`, and never keeps the process alive on its own.
  */
@@ -22,7 +23,7 @@ export class PgListener {
     private readonly config: pg.ClientConfig,
     private readonly channel: string,
     private readonly onPayload: (payload: string) => void,
-    private readonly onReconnect: () => void,
+    private readonly onListening: () => void,
     private readonly onError: (error: unknown) => void,
   ) {}
 
@@ -30,7 +31,7 @@ export class PgListener {
   start(): Promise<void> {
     if (this.running) return this.connecting ?? Promise.resolve()
     this.running = true
-    this.connecting = this.connect(false)
+    this.connecting = this.connect()
     return this.connecting
   }
 
@@ -44,7 +45,7 @@ export class PgListener {
     if (client !== undefined) await client.end().catch(() => {})
   }
 
-  private async connect(again: boolean): Promise<void> {
+  private async connect(): Promise<void> {
     const client = new pg.Client(this.config)
     client.on('error', () => this.lost(client))
     client.on('end', () => this.lost(client))
@@ -62,7 +63,9 @@ export class PgListener {
       this.client = client
       this.reconnectDelay = RECONNECT_MIN_MS
       unref(client)
-      if (again) this.onReconnect()
+      // Whatever was sent before LISTEN took effect — while connecting for the first time too, not
+      // only while reconnecting — never reaches us: the owner must look for itself now.
+      this.onListening()
     } catch (error) {
       await client.end().catch(() => {})
       if (!this.running) return
@@ -86,7 +89,7 @@ export class PgListener {
     this.reconnectDelay = Math.min(RECONNECT_MAX_MS, this.reconnectDelay * 2)
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined
-      if (this.running) this.connecting = this.connect(true)
+      if (this.running) this.connecting = this.connect()
     }, delay)
     this.reconnectTimer.unref()
   }

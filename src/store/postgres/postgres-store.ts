@@ -260,7 +260,7 @@ export class PostgresStore implements Store {
       this.emit(notes.toNotes())
       // Queues whose NOTIFY was skipped inside the transaction (notified a moment ago) and due
       // times get theirs after commit.
-      this.sender.send(notes)
+      this.sender.send(notes, true)
       return results
     })
   }
@@ -1197,10 +1197,17 @@ const MAX_IDS_PER_PAYLOAD = 150
  * Sends notes to other processes after commit, coalesced: what arrives within `debounceMs` of a
  * send goes out together at the end of that window, as one statement. Hints may be late; the
  * window bounds how late, and under load it turns thousands of NOTIFYs into a few hundred a second.
+ *
+ * Ready notes of enqueues are cheaper still. An enqueue notifies inside its own transaction unless
+ * its queue was notified less than `debounceMs` ago; a skipped one waits here a full window, and
+ * is dropped as soon as a later enqueue notifies that queue inside its transaction, which commits
+ * after the skipped one did and so covers it. A steady stream of enqueues thus sends one NOTIFY per
+ * window and no statements of its own; only the end of a burst costs one.
  */
 class NoteSender {
   private pending = new NoteSet()
   private timer: NodeJS.Timeout | undefined
+  private deadline = Infinity
   private lastSent = 0
   private readonly readySentAt = new Map<string, number>()
   private sending: Promise<void> | undefined
@@ -1212,43 +1219,56 @@ class NoteSender {
     private readonly deliver: (payloads: string[]) => Promise<void>,
   ) {}
 
-  /**
-   * The queues an enqueue may notify inside its own transaction: those not notified within the
-   * window. The others get one trailing notification from `ready()`.
-   */
+  /** The queues an enqueue may notify inside its own transaction: those not notified within the window. */
   claimReady(queues: string[]): string[] {
     const now = performance.now()
     return queues.filter((queue) => {
       const last = this.readySentAt.get(queue)
       if (last !== undefined && now - last < this.debounceMs) return false
       this.readySentAt.set(queue, now)
+      this.pending.ready.delete(queue)
       return true
     })
   }
 
-  send(notes: NoteSet): void {
-    for (const queue of notes.ready) if (!notes.readySent.has(queue)) this.pending.ready.add(queue)
+  /**
+   * Queues notes of a committed write. `enqueued` marks an enqueue's: its ready queues not already
+   * notified in its transaction wait for a later enqueue to cover them (see the class comment).
+   */
+  send(notes: NoteSet, enqueued = false): void {
+    let urgent = notes.due !== Infinity || notes.finished.length + notes.cancelled.length + notes.progress.length > 0
+    for (const queue of notes.ready) {
+      if (notes.readySent.has(queue)) continue
+      this.pending.ready.add(queue)
+      urgent ||= !enqueued
+    }
     this.pending.due = Math.min(this.pending.due, notes.due)
     this.pending.finished.push(...notes.finished)
     this.pending.cancelled.push(...notes.cancelled)
     this.pending.progress.push(...notes.progress)
-    this.schedule()
+    const now = performance.now()
+    this.scheduleAt(urgent ? Math.max(now, this.lastSent + this.debounceMs) : now + this.debounceMs)
   }
 
   async close(): Promise<void> {
+    this.closed = true
     clearTimeout(this.timer)
     this.timer = undefined
     await this.flush()
-    this.closed = true
   }
 
-  private schedule(): void {
-    if (this.timer !== undefined || this.closed) return
-    const wait = Math.max(0, this.lastSent + this.debounceMs - performance.now())
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      void this.flush()
-    }, wait)
+  private scheduleAt(at: number): void {
+    if (this.closed || at >= this.deadline) return
+    clearTimeout(this.timer)
+    this.deadline = at
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined
+        this.deadline = Infinity
+        void this.flush()
+      },
+      Math.max(0, at - performance.now()),
+    )
     this.timer.unref()
   }
 

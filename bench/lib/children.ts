@@ -95,7 +95,10 @@ export class WorkerChild {
   }
 
   send(message: ToChild): void {
-    if (this.process.connected) this.process.send(message)
+    // A child that is disconnecting (it stops itself after a cut drain's report) can still look
+    // connected: the write then fails with EPIPE. With a callback that is reported there rather
+    // than thrown as an 'error' event that would end the bench; the child's exit speaks for it.
+    if (this.process.connected) this.process.send(message, () => {})
   }
 
   /** Calls `observe` with every message until the returned function is called. */

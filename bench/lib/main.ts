@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { killAllChildren, REPO_ROOT } from './children.js'
 import { machineInfo } from './machine.js'
-import { renderReport, SCENARIOS, type Plan, type RunResults, type ScenarioName } from './report.js'
-import { SYSTEMS, type BenchSystem, type ScenarioContext, type SystemName } from '../systems/system.js'
+import { DEFAULT_SCENARIOS, renderReport, SCENARIOS, type Plan, type RunResults, type ScenarioName } from './report.js'
+import { SYSTEMS, type BenchSystem, type RateResult, type ScenarioContext, type SystemName } from '../systems/system.js'
 
 export interface BenchOptions {
   quick: boolean
@@ -15,11 +15,13 @@ export interface BenchOptions {
   profile: boolean
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only offload,bullmq,pgboss,graphile] [--scenario bulk,drain,sequential,latency,wakeup] [--profile]
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SYSTEMS.join(',')}] [--scenario ${SCENARIOS.join(',')}] [--profile]
 
   --quick      smaller counts and time limits (about a minute)
-  --only       run only these systems (comma-separated or repeated)
-  --scenario   run only these scenarios
+  --only       run only these systems (comma-separated or repeated); offload is Offload on SQLite,
+               offload-pg Offload on PostgreSQL
+  --scenario   run only these scenarios; without it, all but history (${DEFAULT_SCENARIOS.join(', ')}).
+               history (Offload on PostgreSQL only) fills a million finished jobs: about a minute more
   --profile    write CPU profiles of Offload's scenarios to bench/results/profiles/<run>/
                (the drain and wake-up workers run under node --cpu-prof); figures carry the profiler's overhead`
 
@@ -69,6 +71,7 @@ export function planFor(quick: boolean): Plan {
         latency: { samples: 300, warmup: 20, pauseMs: 3, jitterMs: 4, timeLimitMs: 6_000 },
         wakeup: { samples: 200, warmup: 10, pauseMs: 3, jitterMs: 4, timeLimitMs: 6_000 },
         timeLimitMs: 8_000,
+        history: { finishedJobs: 100_000, drainJobs: 5_000 },
       }
     : {
         bulkJobs: 100_000,
@@ -78,6 +81,7 @@ export function planFor(quick: boolean): Plan {
         latency: { samples: 2_000, warmup: 50, pauseMs: 3, jitterMs: 4, timeLimitMs: 15_000 },
         wakeup: { samples: 1_000, warmup: 20, pauseMs: 3, jitterMs: 4, timeLimitMs: 12_000 },
         timeLimitMs: 15_000,
+        history: { finishedJobs: 1_000_000, drainJobs: 20_000 },
       }
 }
 
@@ -92,6 +96,8 @@ async function loadSystem(name: SystemName): Promise<BenchSystem> {
   switch (name) {
     case 'offload':
       return new (await import('../systems/offload.js')).OffloadSystem()
+    case 'offload-pg':
+      return new (await import('../systems/offload-pg.js')).OffloadPgSystem()
     case 'bullmq':
       return new (await import('../systems/bullmq.js')).BullmqSystem()
     case 'pgboss':
@@ -128,7 +134,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const log = (line: string): void => console.log(line)
   const ctx: ScenarioContext = { quick: options.quick, tmpDir, profileDir, runId, log }
   const selected = options.only.length > 0 ? SYSTEMS.filter((name) => options.only.includes(name)) : [...SYSTEMS]
-  const scenarios = options.scenarios.length > 0 ? SCENARIOS.filter((name) => options.scenarios.includes(name)) : [...SCENARIOS]
+  const scenarios = options.scenarios.length > 0 ? SCENARIOS.filter((name) => options.scenarios.includes(name)) : [...DEFAULT_SCENARIOS]
   const began = performance.now()
 
   try {
@@ -144,10 +150,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       plan,
       machine,
       systems: {},
-      scenarios: { bulk: {}, drain: {}, sequential: {}, latency: {}, wakeup: {} },
+      scenarios: { bulk: {}, drain: {}, sequential: {}, latency: {}, wakeup: {}, history: {} },
       errors: [],
     }
     log(`Offload bench: ${selected.join(', ')} × ${scenarios.join(', ')}${options.quick ? ' (quick)' : ''}; SQLite files in ${tmpDir}`)
+    if (scenarios.includes('history') && !selected.includes('offload-pg')) log('  history: only offload-pg has it; add offload-pg to --only')
 
     const systems: BenchSystem[] = []
     for (const name of selected) {
@@ -156,6 +163,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         const versions = await system.probe()
         Object.assign(machine.services, versions)
         results.systems[name] = { title: system.title, settings: system.settings, durableAcks: system.durableAcks, versions }
+        if (system.server !== undefined) results.systems[name].server = system.server
         systems.push(system)
       } catch (error) {
         log(`  ${name}: not available, skipped — ${(error as Error).message}`)
@@ -166,6 +174,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     for (const scenario of scenarios) {
       log(`\n▸ ${scenario}`)
       for (const system of systems) {
+        if (scenario === 'history' && system.history === undefined) continue
         const at = performance.now()
         try {
           await runScenario(scenario, system, ctx, plan, results)
@@ -213,8 +222,14 @@ async function runScenario(scenario: ScenarioName, system: BenchSystem, ctx: Sce
       break
     }
     case 'sequential': {
+      const rows = (results.scenarios.sequential[name] = [] as RateResult[])
+      // Just before the system's own run, so both meet the same machine.
+      for (const reference of (await system.sequentialReferences?.(ctx)) ?? []) {
+        rows.push(reference)
+        ctx.log(`    ${reference.variant}: ${Math.round(reference.rate).toLocaleString('en-US')} commits/s`)
+      }
       const row = await system.sequentialEnqueue(ctx, plan.sequentialJobs, plan.timeLimitMs)
-      results.scenarios.sequential[name] = [row]
+      rows.push(row)
       ctx.log(`    ${row.variant}: ${Math.round(row.rate).toLocaleString('en-US')} jobs/s`)
       break
     }
@@ -222,6 +237,12 @@ async function runScenario(scenario: ScenarioName, system: BenchSystem, ctx: Sce
       const row = await system.latencyInProcess(ctx, plan.latency)
       results.scenarios.latency[name] = [row]
       ctx.log(`    p50 ${row.summary.p50.toFixed(3)} ms, p99 ${row.summary.p99.toFixed(3)} ms (n ${row.summary.n})`)
+      break
+    }
+    case 'history': {
+      const rows = await system.history!(ctx, plan.history!, plan.concurrency, plan.timeLimitMs)
+      results.scenarios.history![name] = rows
+      for (const row of rows) ctx.log(`    ${row.variant}: ${Math.round(row.rate).toLocaleString('en-US')} jobs/s${row.profile ? `  profile: ${row.profile}` : ''}`)
       break
     }
     case 'wakeup': {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { sleep, wallNow, withTimeout } from './clock.js'
 import { WorkerChild } from './children.js'
+import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './cpu.js'
 import { sourceMapsFileFor, writeSourceMaps } from './source-maps.js'
 import { summarise } from './stats.js'
 import type { DrainResult, LatencyPlan, LatencyResult, RateResult, ScenarioContext } from '../systems/system.js'
@@ -135,19 +136,40 @@ export async function drainInChild(
   try {
     const ready = await child.next('ready', 60_000)
     const done = child.next('done', timeLimitMs + 30_000)
+    const cpuBefore = cpuSnapshot()
+    const cpuFrom = performance.now()
+    let cpuTo = cpuFrom
+    let cpuAfter: CpuSnapshot | undefined
+    const unobserve = child.observe((message) => {
+      if (message.type === 'completed' || (message.type === 'done' && cpuAfter === undefined)) {
+        cpuAfter = cpuSnapshot()
+        cpuTo = performance.now()
+      }
+    })
     child.send({ type: 'start' })
     let cut = false
     const limit = setTimeout(() => {
       cut = true
       child.send({ type: 'stop' })
     }, timeLimitMs)
-    const { report } = await done.finally(() => clearTimeout(limit))
+    const { report } = await done.finally(() => {
+      clearTimeout(limit)
+      unobserve()
+    })
     await child.stop()
     const profile = child.collectProfile()
     const end = report.completedAt ?? report.lastHandlerAt
     const jobs = report.completedAt === undefined ? report.handled : report.completed
     const ms = end - report.startedAt
-    const notes = cut ? [`time limit ${Math.round(timeLimitMs / 1000)} s: ${report.handled} of ${config.jobs} jobs ran`] : []
+    const limitText = `time limit ${Math.round(timeLimitMs / 1000)} s`
+    const notes = !cut
+      ? []
+      : report.handled < config.jobs
+        ? [`${limitText}: ${report.handled} of ${config.jobs} handlers ran; the figure is handlers run by the last one`]
+        : [
+            `${limitText}: every handler ran (the last at ${Math.round(report.lastHandlerAt - report.startedAt)} ms), but the store did not show all ` +
+              `${config.jobs} jobs completed within the limit; the figure is handlers run, not jobs completed`,
+          ]
     const result: DrainResult = {
       variant,
       jobs,
@@ -158,6 +180,9 @@ export async function drainInChild(
       lastHandlerMs: report.lastHandlerAt - report.startedAt,
       bootMs: ready.at - spawnedAt,
       notes,
+    }
+    if (cpuBefore !== undefined && cpuAfter !== undefined) {
+      result.cpu = { workerMs: report.cpuMs, spanMs: cpuTo - cpuFrom, ...cpuBetween(cpuBefore, cpuAfter) }
     }
     if (profile !== undefined) result.profile = profile
     return result

@@ -17,6 +17,7 @@ export class BullmqSystem implements BenchSystem {
   readonly name = 'bullmq'
   readonly title = 'BullMQ (Redis)'
   readonly durableAcks = 'NO: Redis on this machine has no AOF and no RDB snapshots, so acknowledged jobs are in memory only'
+  readonly server = 'redis-server'
   readonly bulkChunks = [1_000, 10_000]
   readonly settings = {
     connection: "{ host: '127.0.0.1', port: 6379 } (workers: maxRetriesPerRequest: null, as the docs require); prefix 'offload-bench'",

@@ -26,6 +26,7 @@ export class GraphileSystem implements BenchSystem {
   readonly name = 'graphile'
   readonly title = 'Graphile Worker (PostgreSQL)'
   readonly durableAcks = 'yes: PostgreSQL with fsync and synchronous_commit on'
+  readonly server = 'postgres'
   readonly bulkChunks = [1_000, 10_000]
   readonly settings = {
     utils: `makeWorkerUtils({ connectionString, schema: '${GRAPHILE_SCHEMA}' }), migrated before timing`,

@@ -40,6 +40,7 @@ export class PgBossSystem implements BenchSystem {
   readonly name = 'pgboss'
   readonly title = 'pg-boss (PostgreSQL)'
   readonly durableAcks = 'yes: PostgreSQL with fsync and synchronous_commit on'
+  readonly server = 'postgres'
   readonly bulkChunks = [1_000, 10_000]
   readonly settings = {
     instance: `new PgBoss({ connectionString, schema: '${PGBOSS_SCHEMA}' }) (pool max 10, maintenance and scheduling on, defaults), createQueue() first`,

@@ -95,6 +95,7 @@ export interface CompletionProbe {
 export class DrainTracker {
   private handled = 0
   private startedAt = 0
+  private cpuAtStart: NodeJS.CpuUsage | undefined
   private firstHandlerAt = 0
   private lastHandlerAt = 0
   private completed = 0
@@ -108,6 +109,7 @@ export class DrainTracker {
 
   begin(): void {
     this.startedAt = wallNow()
+    this.cpuAtStart = process.cpuUsage()
   }
 
   /** Call at the start of each handler. */
@@ -128,21 +130,32 @@ export class DrainTracker {
       lastHandlerAt: this.lastHandlerAt,
       completedAt: undefined,
       partial: !this.finished,
+      cpuMs: this.cpuMs(),
     }
+  }
+
+  private cpuMs(): number {
+    const used = process.cpuUsage(this.cpuAtStart)
+    return (used.user + used.system) / 1000
   }
 
   private async awaitCompletion(lastJobId: string): Promise<void> {
     // Poll briskly: the wait after the last handler is part of the measured time.
     while (!(await this.probe.done(lastJobId))) await pause()
     let completedAt = wallNow()
+    let cpuMs = this.cpuMs()
+    // The parent reads the servers' CPU now: the count below is a check, not part of the drain.
+    this.send({ type: 'completed' })
     this.completed = await this.probe.count()
     if (this.completed < this.target) {
       // The cheap check was too hopeful (outcomes written out of order): count until all are in.
       while ((this.completed = await this.probe.count()) < this.target) await pause()
       completedAt = wallNow()
+      cpuMs = this.cpuMs()
+      this.send({ type: 'completed' })
     }
     this.finished = true
-    this.send({ type: 'done', report: { ...this.progress(), completedAt, partial: false } })
+    this.send({ type: 'done', report: { ...this.progress(), completedAt, cpuMs, partial: false } })
   }
 }
 

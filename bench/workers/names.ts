@@ -19,4 +19,7 @@ export const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1
 export const PGBOSS_SCHEMA = 'bench_pgboss'
 export const PGBOSS_QUEUE = 'bench-noop'
 export const GRAPHILE_SCHEMA = 'bench_graphile'
+/** Offload's PostgreSQL store (`?schema=`), and pgbench's scratch table for the sequential reference. */
+export const OFFLOAD_PG_SCHEMA = 'bench_offload'
+export const PGBENCH_SCHEMA = 'bench_pgbench'
 export const GRAPHILE_TASK = 'noop'

@@ -30,11 +30,15 @@ export interface DrainReport {
   /** When the store showed every job completed (only when `handled` reached the target). */
   completedAt: number | undefined
   partial: boolean
+  /** CPU ms this worker process spent (all threads) from the start until the report. */
+  cpuMs: number
 }
 
 export type FromChild =
   | { type: 'ready'; at: number }
   | { type: 'started'; seq: number; sentAt: number; at: number; detail?: Record<string, number> }
+  /** The store shows every job completed (sent again if a recount moved that moment). */
+  | { type: 'completed' }
   | { type: 'done'; report: DrainReport }
   | { type: 'pong'; sentAt: number; at: number }
   | { type: 'error'; message: string }

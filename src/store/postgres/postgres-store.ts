@@ -67,6 +67,13 @@ const TYPES = {
 }
 
 const UNFINISHED_SQL = `('scheduled', 'queued', 'running', 'retrying')`
+/**
+ * `state = 'running'` as a parameter in the batch statements that find jobs by id. With the literal,
+ * a prepared statement's generic plan trusts statistics saying no job is running (true right after
+ * a VACUUM ANALYZE of a big history) and tests every running job against every id in the batch:
+ * seconds per batch with thousands running. A parameter keeps the plan on the id index.
+ */
+const RUNNING = ['running']
 const FINISHED_SQL = `('completed', 'failed', 'cancelled')`
 /** The time of a write: the caller's `now` (tests) or the database's clock, never the worker's. */
 const AT = 'coalesce($1::timestamptz, now())'
@@ -516,12 +523,12 @@ export class PostgresStore implements Store {
         `WITH input AS (SELECT * FROM unnest($2::text[], $3::int[]) AS i(id, lease)),
          extended AS (
            UPDATE ${this.schema}.jobs j SET lease_expires_at = ${AT} + ${ms('$4')}
-           FROM input WHERE j.id = input.id AND j.lease = input.lease AND j.state = 'running'
+           FROM input WHERE j.id = input.id AND j.lease = input.lease AND j.state = ANY($5::text[])
            RETURNING j.id
          )
          SELECT input.id, j.state FROM input LEFT JOIN ${this.schema}.jobs j ON j.id = input.id
          WHERE input.id NOT IN (SELECT id FROM extended)`,
-        [params.now === undefined ? null : new Date(params.now), params.leases.map((l) => l.id), params.leases.map((l) => l.lease), params.leaseMs],
+        [params.now === undefined ? null : new Date(params.now), params.leases.map((l) => l.id), params.leases.map((l) => l.lease), params.leaseMs, RUNNING],
       )
       return rows.map((row) => ({ id: row.id, state: row.state ?? 'missing' }))
     })
@@ -580,7 +587,7 @@ export class PostgresStore implements Store {
        changed AS (
          UPDATE ${this.schema}.jobs j SET state = 'completed', result = input.result::json, finished_at = ${AT},
            worker_id = NULL, lease_expires_at = NULL
-         FROM input WHERE j.id = input.id AND j.lease = input.lease AND j.state = 'running'
+         FROM input WHERE j.id = input.id AND j.lease = input.lease AND j.state = ANY($5::text[])
          RETURNING j.seq, j.id, j.task, j.state, j.attempt, j.key, j.key_ttl_ms, input.ord
        ),
        events AS (
@@ -590,7 +597,7 @@ export class PostgresStore implements Store {
        ),
        ${this.releaseKeysSql('changed')}
        SELECT id FROM changed`,
-      [at, completions.map((c) => c.id), completions.map((c) => c.lease), completions.map((c) => c.result)],
+      [at, completions.map((c) => c.id), completions.map((c) => c.lease), completions.map((c) => c.result), RUNNING],
     )
     return new Set(rows.map((row) => row.id))
   }
@@ -672,7 +679,7 @@ export class PostgresStore implements Store {
          ),
          held AS (
            SELECT j.seq, j.id, j.attempt FROM ${this.schema}.jobs j
-           WHERE j.state = 'running' AND (j.id, j.lease) IN (SELECT id, lease FROM input)
+           WHERE j.state = ANY($6::text[]) AND (j.id, j.lease) IN (SELECT id, lease FROM input)
            FOR NO KEY UPDATE
          ),
          progressed AS (
@@ -698,6 +705,7 @@ export class PostgresStore implements Store {
           params.notes.map((note) => note.lease),
           params.notes.map((note) => note.progress ?? null),
           params.notes.map((note) => (note.log === undefined ? null : sanitize(note.log))),
+          RUNNING,
         ],
       )
       if (rows.length > 0) this.after(new NoteSet({ progress: rows.map((row) => row.id) }))
@@ -863,7 +871,7 @@ export class PostgresStore implements Store {
     return this.track(async () => {
       const older = params.olderThanMs
       const pick = (state: string, param: string): string =>
-        `(SELECT seq, id, task, key FROM ${this.schema}.jobs WHERE state = '${state}' AND finished_at <= ${AT} - ${ms(param)} ORDER BY id LIMIT $2)`
+        `(SELECT seq, id, task, key FROM ${this.schema}.jobs WHERE state = '${state}' AND finished_at <= ${AT} - ${ms(param)} ORDER BY finished_at LIMIT $2)`
       const row = await this.one<{ count: number }>(
         `WITH victims AS (
            SELECT * FROM (${pick('completed', '$3')} UNION ALL ${pick('failed', '$4')} UNION ALL ${pick('cancelled', '$5')}) AS v LIMIT $2

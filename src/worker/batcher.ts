@@ -17,6 +17,8 @@ interface Entry<T> {
  */
 export class Batcher<T> {
   private buffer: Entry<T>[] = []
+  /** Items taken for the write under way (or waiting to be retried). */
+  private inFlight = 0
   private writing: Promise<void> | undefined
   private retryDelay = 0
   private closed = false
@@ -42,6 +44,11 @@ export class Batcher<T> {
     return new Promise<void>((done) => this.add(item, done))
   }
 
+  /** Items added and not yet written (or dropped). */
+  get unwritten(): number {
+    return this.buffer.length + this.inFlight
+  }
+
   /** Resolves once everything added so far was written (or dropped by `close()`). */
   async flush(): Promise<void> {
     while (this.writing !== undefined) await this.writing
@@ -58,11 +65,14 @@ export class Batcher<T> {
     while (this.buffer.length > 0 && !this.closed) {
       const entries = this.buffer
       this.buffer = []
+      this.inFlight = entries.length
       try {
         await this.write(entries.map((entry) => entry.item))
         this.retryDelay = 0
+        this.inFlight = 0
         settle(entries)
       } catch (error) {
+        this.inFlight = 0
         if (this.closed || isOffloadError(error, 'CLOSED')) {
           settle(entries)
           break

@@ -187,7 +187,11 @@ export class Worker {
 
   private readonly claim = async (): Promise<void> => {
     this.claimScheduled = false
-    const free = this.settings.concurrency - this.executions.size
+    // Outcomes not yet written count against the slots beyond one batch of them: when the store
+    // falls behind, claiming on would pile up jobs that ran but are not recorded (a crash would
+    // run them all again) and make every next write bigger and slower.
+    const unwritten = Math.max(0, this.finishes.unwritten - this.settings.concurrency)
+    const free = this.settings.concurrency - this.executions.size - unwritten
     if (this.stopping !== undefined || free <= 0) return
     const limit = Math.min(free, this.settings.batchSize)
     this.claiming = true
@@ -292,9 +296,14 @@ export class Worker {
     if (execution.timer !== undefined) clearTimeout(execution.timer)
     this.executions.delete(execution.job.id)
     if (finish === undefined) this.leases.delete(execution.job.id)
-    else this.finishes.add(finish)
+    else this.finishes.add(finish, this.outcomeWritten)
     if (this.executions.size === 0) for (const wake of this.idleWaiters.splice(0)) wake()
     this.requestClaim()
+  }
+
+  /** A claim held back by unwritten outcomes may go ahead once they are written. */
+  private readonly outcomeWritten = (): void => {
+    if (this.finishes.unwritten <= this.settings.concurrency) this.requestClaim()
   }
 
   private abort(execution: Execution, kind: AbortKind): void {

@@ -9,7 +9,9 @@ import {
   type OffloadConfig,
   type WorkOptions,
 } from '../../src/index.js'
+import { openStore } from '../../src/store/open-store.js'
 import { STORE_KINDS } from '../support/stores.js'
+import { tempDb } from '../support/temp.js'
 
 let offload: Offload | undefined
 
@@ -394,4 +396,38 @@ describe.each(STORE_KINDS)('%s store', (_name, storeOfKind) => {
     await expect(job.result({ timeout: '10s' })).rejects.toMatchObject({ code: 'JOB_FAILED' })
     expect(await job.get()).toMatchObject({ state: 'failed', attempt: 1 })
   })
+})
+
+test('while outcomes cannot be written, a worker stops claiming after one batch of them', async () => {
+  const store = openStore(`sqlite:${tempDb()}`)
+  let release!: () => void
+  const writable = new Promise<void>((resolve) => (release = resolve))
+  const claimed: number[] = []
+  // The store stalls every outcome write until released, as a slow or unreachable database would.
+  const stalling = Object.create(store, {
+    jobFinishMany: { value: async (params: Parameters<typeof store.jobFinishMany>[0]) => (await writable, store.jobFinishMany(params)) },
+    jobClaim: {
+      value: async (params: Parameters<typeof store.jobClaim>[0]) => {
+        const jobs = await store.jobClaim(params)
+        claimed.push(jobs.length)
+        return jobs
+      },
+    },
+  }) as typeof store
+  offload = createOffload({ store: stalling, logger: false })
+  let ran = 0
+  const task = offload.task('quick', { run: async () => void ran++ })
+  const handles = await task.enqueueMany(Array.from({ length: 12 }, () => ({ payload: undefined })))
+  await offload.work({ concurrency: 2, handleSignals: false, pollInterval: '1h' })
+  // Two run and wait to be written, two more may run meanwhile (one batch ahead), then nothing.
+  while (ran < 4) await new Promise((resolve) => setTimeout(resolve, 5))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  expect(ran).toBe(4)
+  expect(claimed.reduce((sum, n) => sum + n, 0)).toBe(4)
+  release()
+  await Promise.all(handles.map((handle) => handle.result({ timeout: '10s' })))
+  expect(ran).toBe(12)
+  await offload.close({ grace: 0 })
+  offload = undefined
+  await store.close()
 })

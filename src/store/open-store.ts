@@ -1,5 +1,6 @@
 import { OffloadError } from '../errors.js'
 import { PostgresStore } from './postgres/postgres-store.js'
+import { redact } from './redact.js'
 import { SqliteStore } from './sqlite/sqlite-store.js'
 import type { Store } from './store.js'
 
@@ -41,9 +42,4 @@ export function openStore(url: string): Store {
     `cannot open store '${redact(url)}': ` + (scheme === undefined ? 'it is not a URL' : `unsupported scheme '${scheme}:'`) + '; supported: sqlite:<path>, postgres://…',
     { store: redact(url) },
   )
-}
-
-/** Hides a password in a URL before it reaches a message or a log. */
-export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@')
 }

@@ -1,5 +1,6 @@
 import { formatDuration } from '../../duration.js'
-import { openStore, redact } from '../../store/open-store.js'
+import { openStore } from '../../store/open-store.js'
+import { redact } from '../../store/redact.js'
 import type { Store } from '../../store/store.js'
 import type { Command } from '../command.js'
 import { UsageError } from '../exit.js'

@@ -30,6 +30,7 @@ import type {
   StoreCapabilities,
   StoreNote,
 } from '../store.js'
+import { redact } from '../redact.js'
 import { PgListener } from './listener.js'
 import { LATEST_VERSION, MIGRATIONS } from './migrations.js'
 
@@ -145,7 +146,7 @@ export class PostgresStore implements Store {
         schema: schemaName,
       })
     }
-    this.description = `${redactUrl(options.url)}${schemaName === 'offload' ? '' : ` (schema ${schemaName})`}`
+    this.description = `${redact(options.url).replace(/\?.*$/, '')}${schemaName === 'offload' ? '' : ` (schema ${schemaName})`}`
     this.schema = pg.escapeIdentifier(schemaName)
     this.lockKey = hash32(schemaName)
     this.channel = `offload.${schemaName}`
@@ -227,7 +228,8 @@ export class PostgresStore implements Store {
     return this.track(async () => {
       if (params.jobs.length === 0) return []
       const at = params.now === undefined ? null : new Date(params.now)
-      const outside = params.transaction === undefined ? undefined : queryableOf(params.transaction)
+      // Checked by the runtime (Offload.transactionOf), as the contract has stores assume.
+      const outside = params.transaction as Queryable | undefined
       // Within one batch a key goes to its first job; later jobs with it get that job back.
       const firstWithKey = new Map<string, number>()
       const candidates: number[] = []
@@ -1404,16 +1406,6 @@ function keyName(job: JobInsert): string {
   return `${job.task}\u0000${sanitize(job.key ?? '')}`
 }
 
-/** The application's connection for a transactional enqueue: anything with `pg`'s `query`. */
-function queryableOf(transaction: unknown): Queryable {
-  if (typeof (transaction as Queryable | null)?.query !== 'function') {
-    throw new OffloadError('INVALID_OPTION', "'transaction' must be a pg client (or pool client) inside the transaction to join", {
-      option: 'transaction',
-    })
-  }
-  return transaction as Queryable
-}
-
 /** PostgreSQL text cannot hold NUL; free text (error messages, log lines, keys) gets U+FFFD instead. */
 function sanitize(text: string): string {
   return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text
@@ -1463,7 +1455,3 @@ export function pgError(error: unknown, description: string): unknown {
   return error
 }
 
-/** The URL without its password or parameters, for messages and logs. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@').replace(/\?.*$/, '')
-}

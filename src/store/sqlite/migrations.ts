@@ -5,11 +5,7 @@
  *
  * Never edit a migration that has shipped; add the next one.
  */
-export interface Migration {
-  version: number
-  name: string
-  sql: string
-}
+import type { Migration } from '../migration.js'
 
 const STATES = `'scheduled', 'queued', 'running', 'retrying', 'completed', 'failed', 'cancelled'`
 

@@ -2,29 +2,56 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 
 /**
- * CPU time of the local servers and of the whole machine, read from Linux's /proc, so a drain can
- * say where its time went: the worker process (it measures itself), the database server, or
- * nobody (round trips, fsync waits). Elsewhere than Linux every figure is undefined.
+ * Where the CPU went over one timed step, by process class, read from Linux's /proc so a result
+ * can say what bound it: Node (this bench process and every process it started — workers,
+ * producers), each local server (`postgres`, `redis-server`: all their processes, so other
+ * clients' queries count too), and everything else on the machine ("other": someone else's work,
+ * which disturbs the figure). Elsewhere than Linux nothing is measured.
  *
- * Server processes are found by name. A server process that exits inside the span (a backend
- * whose connection closed, an autovacuum worker) takes its CPU with it, so the figures are a
- * lower bound; the bench's connections outlive the timed span, so little is lost.
+ * A process that exits inside the span takes its CPU with it, so the figures are a lower bound;
+ * the bench stops its workers after the span ends, so little is lost.
  */
-export interface CpuSnapshot {
-  /** CPU ms of each server process so far, by pid. */
-  byProcess: Map<number, { name: string; ms: number }>
+export interface CpuSplit {
+  spanMs: number
+  cores: number
+  /** This bench process and its descendants. */
+  nodeMs: number
+  /** Server processes by name, summed over their processes. */
+  serverMs: Record<string, number>
+  /** The machine's busy time not accounted for above. */
+  otherMs: number
+  /** Busy CPU time of the whole machine (all cores, anyone's work). */
   machineBusyMs: number
 }
 
-const SERVER_NAMES = new Set(['postgres', 'redis-server'])
+interface ProcessSample {
+  name: string
+  parent: number
+  ms: number
+}
+
+interface Snapshot {
+  at: number
+  processes: Map<number, ProcessSample>
+  machineBusyMs: number
+}
+
+export const SERVER_NAMES = ['postgres', 'redis-server'] as const
 
 /** Clock ticks per second for /proc/<pid>/stat; 100 on every Linux the bench is likely to meet. */
 const TICKS_PER_SECOND = 100
 
-export function cpuSnapshot(): CpuSnapshot | undefined {
+function machineBusyMs(): number {
+  // First line of /proc/stat: user nice system idle iowait irq softirq steal …, in ticks.
+  const total = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const busyTicks = total.reduce((sum, value, i) => (i === 3 || i === 4 ? sum : sum + value), 0)
+  return (busyTicks * 1000) / TICKS_PER_SECOND
+}
+
+function snapshot(): Snapshot | undefined {
   if (process.platform !== 'linux') return undefined
   try {
-    const byProcess = new Map<number, { name: string; ms: number }>()
+    const processes = new Map<number, ProcessSample>()
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue
       let stat: string
@@ -35,31 +62,64 @@ export function cpuSnapshot(): CpuSnapshot | undefined {
       }
       // "pid (comm) state ppid …": comm may hold spaces, so split after its closing parenthesis.
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      if (!SERVER_NAMES.has(name)) continue
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      // After comm: state is field 3 of the man page, utime 14 and stime 15.
+      // After comm: state is field 3 of the man page, ppid 4, utime 14 and stime 15.
       const ticks = Number(fields[11]) + Number(fields[12])
-      byProcess.set(Number(entry), { name, ms: (ticks * 1000) / TICKS_PER_SECOND })
+      processes.set(Number(entry), { name, parent: Number(fields[1]), ms: (ticks * 1000) / TICKS_PER_SECOND })
     }
-    // First line of /proc/stat: user nice system idle iowait irq softirq steal …, in ticks.
-    const total = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
-    const busyTicks = total.reduce((sum, value, i) => (i === 3 || i === 4 ? sum : sum + value), 0)
-    return { byProcess, machineBusyMs: (busyTicks * 1000) / TICKS_PER_SECOND }
+    return { at: performance.now(), processes, machineBusyMs: machineBusyMs() }
   } catch {
     return undefined
   }
 }
 
-/**
- * Server CPU by process name and the machine's busy CPU between two snapshots. A server process
- * born between them (a new connection's backend) counts whole: all its CPU was spent in the span.
- */
-export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): { serverMs: Record<string, number>; machineBusyMs: number; cores: number } {
-  const serverMs: Record<string, number> = {}
-  for (const [pid, now] of after.byProcess) {
-    const then = before.byProcess.get(pid)
-    const spent = then === undefined || then.name !== now.name ? now.ms : now.ms - then.ms
-    serverMs[now.name] = (serverMs[now.name] ?? 0) + spent
+/** The pids descending from `root` (itself included) in `processes`. */
+function family(root: number, processes: Map<number, ProcessSample>): Set<number> {
+  const children = new Map<number, number[]>()
+  for (const [pid, sample] of processes) children.set(sample.parent, [...(children.get(sample.parent) ?? []), pid])
+  const found = new Set<number>([root])
+  const queue = [root]
+  while (queue.length > 0) {
+    for (const child of children.get(queue.pop()!) ?? []) {
+      if (!found.has(child)) {
+        found.add(child)
+        queue.push(child)
+      }
+    }
   }
-  return { serverMs, machineBusyMs: after.machineBusyMs - before.machineBusyMs, cores: cpus().length }
+  return found
+}
+
+/** Start one before a step and `stop` it when the step's timed span ends. */
+export class CpuMeter {
+  private readonly before = snapshot()
+
+  stop(): CpuSplit | undefined {
+    const after = snapshot()
+    if (this.before === undefined || after === undefined) return undefined
+    const spent = (pid: number, now: ProcessSample): number => {
+      const then = this.before!.processes.get(pid)
+      // A process born inside the span counts whole: all its CPU was spent in it.
+      return then === undefined || then.name !== now.name ? now.ms : now.ms - then.ms
+    }
+    const ours = family(process.pid, after.processes)
+    let nodeMs = 0
+    const serverMs: Record<string, number> = {}
+    for (const [pid, now] of after.processes) {
+      if (ours.has(pid)) nodeMs += spent(pid, now)
+      else if ((SERVER_NAMES as readonly string[]).includes(now.name)) serverMs[now.name] = (serverMs[now.name] ?? 0) + spent(pid, now)
+    }
+    const busy = after.machineBusyMs - this.before.machineBusyMs
+    const accounted = nodeMs + Object.values(serverMs).reduce((sum, ms) => sum + ms, 0)
+    return { spanMs: after.at - this.before.at, cores: cpus().length, nodeMs, serverMs, otherMs: Math.max(0, busy - accounted), machineBusyMs: busy }
+  }
+}
+
+/** The machine's busy share of all its cores over `ms`, 0–1; undefined where /proc is missing. */
+export async function machineBusyShare(ms: number): Promise<number | undefined> {
+  if (process.platform !== 'linux') return undefined
+  const from = machineBusyMs()
+  const at = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  return (machineBusyMs() - from) / ((performance.now() - at) * cpus().length)
 }

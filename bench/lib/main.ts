@@ -1,32 +1,39 @@
 import { spawnSync } from 'node:child_process'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { killAllChildren, REPO_ROOT } from './children.js'
+import { machineBusyShare } from './cpu.js'
 import { machineInfo } from './machine.js'
-import { DEFAULT_SCENARIOS, renderReport, SCENARIOS, type Plan, type RunResults, type ScenarioName } from './report.js'
-import { SYSTEMS, type BenchSystem, type RateResult, type ScenarioContext, type SystemName } from '../systems/system.js'
+import { aggregate, renderReport, type RunResults, type StepResult } from './report.js'
+import { planFor, runStep, SCENARIOS, type Plan, type ScenarioName } from './steps.js'
+import { renderSvg } from './svg.js'
+import { SYSTEMS, type BenchSystem, type ScenarioContext, type SystemName } from '../systems/system.js'
 
 export interface BenchOptions {
   quick: boolean
   only: SystemName[]
   scenarios: ScenarioName[]
+  rounds: number | undefined
+  publish: boolean
   profile: boolean
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only ${SYSTEMS.join(',')}] [--scenario ${SCENARIOS.join(',')}] [--profile]
+const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--only ${SYSTEMS.join(',')}] [--scenario ${SCENARIOS.join(',')}] [--publish] [--profile]
 
-  --quick      smaller counts and time limits (about a minute)
+  --quick      a smoke run: tiny counts, one round, about two minutes; its figures mean nothing
+  --rounds     rounds to run (default 3; --quick 1); each round runs every system through every
+               scenario, systems interleaved, their order rotated from round to round
   --only       run only these systems (comma-separated or repeated); offload is Offload on SQLite,
                offload-pg Offload on PostgreSQL
-  --scenario   run only these scenarios; without it, all but history (${DEFAULT_SCENARIOS.join(', ')}).
-               history (Offload on PostgreSQL only) fills a million finished jobs: about a minute more
-  --profile    write CPU profiles of Offload's scenarios to bench/results/profiles/<run>/
-               (the drain and wake-up workers run under node --cpu-prof); figures carry the profiler's overhead`
+  --scenario   run only these scenarios (default: all)
+  --publish    also write the report and chart into docs/benchmarks.md and docs/benchmarks.svg
+  --profile    run Offload's drain workers under node --cpu-prof; profiles go to
+               bench/results/profiles/<run>/ and the figures carry the profiler's overhead`
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, only: [], scenarios: [], profile: false }
+  const options: BenchOptions = { quick: false, only: [], scenarios: [], rounds: undefined, publish: false, profile: false }
   const list = (value: string | undefined, allowed: readonly string[], flag: string): string[] => {
     if (value === undefined) throw new Error(`${flag} needs a value\n\n${USAGE}`)
     const items = value.split(',').map((item) => item.trim()).filter(Boolean)
@@ -40,9 +47,18 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--quick':
         options.quick = true
         break
+      case '--publish':
+        options.publish = true
+        break
       case '--profile':
         options.profile = true
         break
+      case '--rounds': {
+        const value = Number(inline ?? argv[++i])
+        if (!Number.isInteger(value) || value < 1 || value > 20) throw new Error('--rounds needs a whole number from 1 to 20')
+        options.rounds = value
+        break
+      }
       case '--only':
         options.only.push(...(list(inline ?? argv[++i], SYSTEMS, '--only') as SystemName[]))
         break
@@ -59,30 +75,6 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     }
   }
   return options
-}
-
-export function planFor(quick: boolean): Plan {
-  return quick
-    ? {
-        bulkJobs: 20_000,
-        drainJobs: 5_000,
-        concurrency: 50,
-        sequentialJobs: 1_000,
-        latency: { samples: 300, warmup: 20, pauseMs: 3, jitterMs: 4, timeLimitMs: 6_000 },
-        wakeup: { samples: 200, warmup: 10, pauseMs: 3, jitterMs: 4, timeLimitMs: 6_000 },
-        timeLimitMs: 8_000,
-        history: { finishedJobs: 100_000, drainJobs: 5_000 },
-      }
-    : {
-        bulkJobs: 100_000,
-        drainJobs: 20_000,
-        concurrency: 50,
-        sequentialJobs: 5_000,
-        latency: { samples: 2_000, warmup: 50, pauseMs: 3, jitterMs: 4, timeLimitMs: 15_000 },
-        wakeup: { samples: 1_000, warmup: 20, pauseMs: 3, jitterMs: 4, timeLimitMs: 12_000 },
-        timeLimitMs: 15_000,
-        history: { finishedJobs: 1_000_000, drainJobs: 20_000 },
-      }
 }
 
 /** Which Offload was measured: src/ changes under other engineers' hands, so figures name their commit. */
@@ -107,9 +99,47 @@ async function loadSystem(name: SystemName): Promise<BenchSystem> {
   }
 }
 
+/**
+ * Other work on a shared machine skews a step: wait (up to `plan.quietWaitMs`) until no more than
+ * `plan.quietBelow` of the cores are busy. Returns how long it waited and how busy it was then.
+ */
+async function awaitQuiet(plan: Plan): Promise<{ waitedMs: number; busy: number | undefined }> {
+  const began = performance.now()
+  let busy = await machineBusyShare(250)
+  while (busy !== undefined && busy > plan.quietBelow && performance.now() - began < plan.quietWaitMs) busy = await machineBusyShare(500)
+  return { waitedMs: performance.now() - began, busy }
+}
+
+/** Cores another process used, on average over a step, above which its figure is flagged. */
+const DISTURBED_CORES = 0.25
+
+function markDisturbed(step: StepResult, plan: Plan): void {
+  for (const row of step.rows) {
+    const reasons: string[] = []
+    if (step.busyBefore !== undefined && step.busyBefore > plan.quietBelow) reasons.push(`machine ${Math.round(step.busyBefore * 100)}% busy when it began`)
+    if (row.cpu !== undefined && row.cpu.otherMs / row.cpu.spanMs > DISTURBED_CORES) reasons.push(`other processes used ${(row.cpu.otherMs / row.cpu.spanMs).toFixed(2)} cores during it`)
+    if (reasons.length > 0) row.disturbed = reasons.join('; ')
+  }
+}
+
+const DOCS_START = '<!-- bench:results:start -->'
+const DOCS_END = '<!-- bench:results:end -->'
+
+/** Puts the report between the markers in docs/benchmarks.md and the chart beside it. */
+async function publish(report: string, svgFile: string): Promise<void> {
+  const page = join(REPO_ROOT, 'docs', 'benchmarks.md')
+  const text = await readFile(page, 'utf8')
+  const start = text.indexOf(DOCS_START)
+  const end = text.indexOf(DOCS_END)
+  if (start < 0 || end < start) throw new Error(`${page} has no ${DOCS_START} … ${DOCS_END} block to fill`)
+  const body = report.replace(/^## .*\n/, '')
+  await writeFile(page, `${text.slice(0, start + DOCS_START.length)}\n\n![The figures below as a chart](benchmarks.svg)\n\n${body.trim()}\n\n${text.slice(end)}`)
+  await copyFile(svgFile, join(REPO_ROOT, 'docs', 'benchmarks.svg'))
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const options = parseArgs(argv)
-  const plan = planFor(options.quick)
+  const plan = planFor(options.quick, options.rounds)
   const startedAt = new Date()
   const runId = startedAt.toISOString().replace(/[:.]/g, '-')
   const tmpDir = await mkdtemp(join(tmpdir(), 'offload-bench-'))
@@ -134,13 +164,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   const log = (line: string): void => console.log(line)
   const ctx: ScenarioContext = { quick: options.quick, tmpDir, profileDir, runId, log }
   const selected = options.only.length > 0 ? SYSTEMS.filter((name) => options.only.includes(name)) : [...SYSTEMS]
-  const scenarios = options.scenarios.length > 0 ? SCENARIOS.filter((name) => options.scenarios.includes(name)) : [...DEFAULT_SCENARIOS]
+  const scenarios = options.scenarios.length > 0 ? SCENARIOS.filter((name) => options.scenarios.includes(name)) : [...SCENARIOS]
   const began = performance.now()
 
   try {
     const machine = { ...machineInfo(tmpDir), services: {} as Record<string, string> }
     const results: RunResults = {
-      version: 1,
+      version: 2,
       startedAt: startedAt.toISOString(),
       finishedAt: '',
       durationS: 0,
@@ -150,111 +180,105 @@ export async function main(argv: readonly string[]): Promise<void> {
       plan,
       machine,
       systems: {},
-      scenarios: { bulk: {}, drain: {}, sequential: {}, latency: {}, wakeup: {}, history: {} },
-      errors: [],
+      steps: [],
+      figures: [],
     }
-    log(`Offload bench: ${selected.join(', ')} × ${scenarios.join(', ')}${options.quick ? ' (quick)' : ''}; SQLite files in ${tmpDir}`)
-    if (scenarios.includes('history') && !selected.includes('offload-pg')) log('  history: only offload-pg has it; add offload-pg to --only')
+    log(`Offload bench: ${selected.join(', ')} × ${scenarios.join(', ')}, ${plan.rounds} round${plan.rounds === 1 ? '' : 's'}${options.quick ? ' (quick)' : ''}`)
 
     const systems: BenchSystem[] = []
+    let failures = 0
     for (const name of selected) {
       try {
         const system = await loadSystem(name)
         const versions = await system.probe()
         Object.assign(machine.services, versions)
-        results.systems[name] = { title: system.title, settings: system.settings, durableAcks: system.durableAcks, versions }
-        if (system.server !== undefined) results.systems[name].server = system.server
+        results.systems[name] = { title: system.title, settings: system.settings, durableAcks: system.durableAcks, versions: { ...(await peerVersions(name)), ...versions } }
         systems.push(system)
       } catch (error) {
+        failures++
         log(`  ${name}: not available, skipped — ${(error as Error).message}`)
-        for (const scenario of scenarios) results.errors.push({ scenario, system: name, message: `not available: ${(error as Error).message}` })
       }
     }
 
-    for (const scenario of scenarios) {
-      log(`\n▸ ${scenario}`)
-      for (const system of systems) {
-        if (scenario === 'history' && system.history === undefined) continue
-        const at = performance.now()
-        try {
-          await runScenario(scenario, system, ctx, plan, results)
-          log(`  ${system.name}: done in ${((performance.now() - at) / 1000).toFixed(1)} s`)
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error)
-          log(`  ${system.name}: FAILED — ${message.split('\n')[0]}`)
-          results.errors.push({ scenario, system: system.name, message })
-        } finally {
-          // A scenario that threw may have left a worker process behind.
-          killAllChildren()
+    const total = plan.rounds * scenarios.length * systems.length
+    let done = 0
+    for (let round = 1; round <= plan.rounds; round++) {
+      // Interleaved: every system runs each scenario before the next scenario starts, and the order
+      // rotates each round so no system always runs first (or right after a heavy neighbour).
+      const order = systems.map((_, i) => systems[(i + round - 1) % systems.length]!)
+      for (const scenario of scenarios) {
+        for (const system of order) {
+          const quiet = await awaitQuiet(plan)
+          const step: StepResult = {
+            round,
+            scenario,
+            system: system.name,
+            startedAt: new Date().toISOString(),
+            quietWaitMs: Math.round(quiet.waitedMs),
+            busyBefore: quiet.busy,
+            rows: [],
+          }
+          const at = performance.now()
+          try {
+            step.rows = await runStep(scenario, system, ctx, plan)
+          } catch (error) {
+            failures++
+            step.error = error instanceof Error ? error.message : String(error)
+          } finally {
+            // A step that threw may have left a worker process behind.
+            killAllChildren()
+          }
+          markDisturbed(step, plan)
+          results.steps.push(step)
+          done++
+          const summary = step.error !== undefined ? `FAILED — ${step.error.split('\n')[0]}` : step.rows.map(describe).join('; ')
+          log(`  [${done}/${total}] round ${round} ${scenario} ${system.name} (${((performance.now() - at) / 1000).toFixed(1)} s): ${summary}`)
         }
       }
     }
 
+    results.figures = aggregate(results.steps)
     results.finishedAt = new Date().toISOString()
     results.durationS = Math.round((performance.now() - began) / 100) / 10
-    log('\n' + renderReport(results))
+    const report = renderReport(results)
+    log('\n' + report)
     await mkdir(resultsDir, { recursive: true })
-    const file = join(resultsDir, `${startedAt.toISOString()}.json`)
-    await writeFile(file, JSON.stringify(results, roundForJson, 2) + '\n')
-    log(`\nresults: ${file}  (${results.durationS} s)`)
-    if (profileDir !== undefined) log(`profiles: ${profileDir}  (summarise with: npx tsx bench/profile-summary.ts ${profileDir}/<file>.cpuprofile)`)
+    const base = join(resultsDir, startedAt.toISOString().replace(/:/g, '-'))
+    await writeFile(`${base}.json`, JSON.stringify(results, roundForJson, 2) + '\n')
+    await writeFile(`${base}.md`, report + '\n')
+    await writeFile(`${base}.svg`, renderSvg(results))
+    log(`\nresults: ${base}.json, .md, .svg  (${results.durationS} s)`)
+    if (options.publish) {
+      await publish(report, `${base}.svg`)
+      log('published: docs/benchmarks.md, docs/benchmarks.svg')
+    }
+    if (profileDir !== undefined) log(`profiles: ${profileDir}  (summarise with: npx tsx bench/profile-summary.ts <file>.cpuprofile)`)
+    // A step that failed means the harness or a system broke: a smoke run in CI must say so.
+    if (failures > 0) throw new Error(`${failures} step${failures === 1 ? '' : 's'} failed (listed under Errors above)`)
   } finally {
     await cleanup()
   }
 }
 
-async function runScenario(scenario: ScenarioName, system: BenchSystem, ctx: ScenarioContext, plan: Plan, results: RunResults): Promise<void> {
-  const name = system.name
-  switch (scenario) {
-    case 'bulk': {
-      const rows = (results.scenarios.bulk[name] = [] as NonNullable<RunResults['scenarios']['bulk'][SystemName]>)
-      for (const chunk of system.bulkChunks) {
-        const row = await system.bulkEnqueue(ctx, plan.bulkJobs, chunk, plan.timeLimitMs)
-        rows.push(row)
-        ctx.log(`    ${row.variant}: ${Math.round(row.rate).toLocaleString('en-US')} jobs/s`)
-      }
-      break
-    }
-    case 'drain': {
-      const rows = await system.drain(ctx, plan.drainJobs, plan.concurrency, plan.timeLimitMs)
-      results.scenarios.drain[name] = rows
-      for (const row of rows) ctx.log(`    ${row.variant}: ${Math.round(row.rate).toLocaleString('en-US')} jobs/s${row.profile ? `  profile: ${row.profile}` : ''}`)
-      break
-    }
-    case 'sequential': {
-      const rows = (results.scenarios.sequential[name] = [] as RateResult[])
-      // Just before the system's own run, so both meet the same machine.
-      for (const reference of (await system.sequentialReferences?.(ctx)) ?? []) {
-        rows.push(reference)
-        ctx.log(`    ${reference.variant}: ${Math.round(reference.rate).toLocaleString('en-US')} commits/s`)
-      }
-      const row = await system.sequentialEnqueue(ctx, plan.sequentialJobs, plan.timeLimitMs)
-      rows.push(row)
-      ctx.log(`    ${row.variant}: ${Math.round(row.rate).toLocaleString('en-US')} jobs/s`)
-      break
-    }
-    case 'latency': {
-      const row = await system.latencyInProcess(ctx, plan.latency)
-      results.scenarios.latency[name] = [row]
-      ctx.log(`    p50 ${row.summary.p50.toFixed(3)} ms, p99 ${row.summary.p99.toFixed(3)} ms (n ${row.summary.n})`)
-      break
-    }
-    case 'history': {
-      const rows = await system.history!(ctx, plan.history!, plan.concurrency, plan.timeLimitMs)
-      results.scenarios.history![name] = rows
-      for (const row of rows) ctx.log(`    ${row.variant}: ${Math.round(row.rate).toLocaleString('en-US')} jobs/s${row.profile ? `  profile: ${row.profile}` : ''}`)
-      break
-    }
-    case 'wakeup': {
-      const row = await system.wakeupAcrossProcesses(ctx, plan.wakeup)
-      results.scenarios.wakeup[name] = [row]
-      ctx.log(`    p50 ${row.summary.p50.toFixed(3)} ms, p99 ${row.summary.p99.toFixed(3)} ms (n ${row.summary.n})`)
-      break
-    }
-  }
+/** The peer package's own version, from bench/node_modules (Offload's is the commit). */
+async function peerVersions(name: SystemName): Promise<Record<string, string>> {
+  const packageName = { offload: undefined, 'offload-pg': undefined, bullmq: 'bullmq', pgboss: 'pg-boss', graphile: 'graphile-worker' }[name]
+  if (packageName === undefined) return {}
+  const text = await readFile(join(REPO_ROOT, 'bench', 'node_modules', packageName, 'package.json'), 'utf8')
+  return { [packageName]: (JSON.parse(text) as { version: string }).version }
 }
 
-/** Microseconds are plenty: keeps the JSON of 2,000-sample latency runs readable. */
+function describe(row: { variant: string; rate?: number; latency?: { p50: number; p99: number }; partial: boolean; disturbed?: string }): string {
+  const figure =
+    row.rate !== undefined
+      ? `${Math.round(row.rate).toLocaleString('en-US')} jobs/s`
+      : row.latency !== undefined
+        ? `p50 ${row.latency.p50.toFixed(2)} ms, p99 ${row.latency.p99.toFixed(2)} ms`
+        : '—'
+  return `${row.variant} ${figure}${row.latency !== undefined && row.rate !== undefined ? ` (p50 ${row.latency.p50.toFixed(2)} ms)` : ''}${row.partial ? ' (cut)' : ''}${row.disturbed !== undefined ? ' (disturbed)' : ''}`
+}
+
+/** Microseconds are plenty: keeps the JSON readable. */
 function roundForJson(_key: string, value: unknown): unknown {
   return typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value
 }

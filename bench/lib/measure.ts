@@ -4,50 +4,56 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { sleep, wallNow, withTimeout } from './clock.js'
 import { WorkerChild } from './children.js'
-import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './cpu.js'
+import { CpuMeter, type CpuSplit } from './cpu.js'
 import { sourceMapsFileFor, writeSourceMaps } from './source-maps.js'
-import { summarise } from './stats.js'
-import type { DrainResult, LatencyPlan, LatencyResult, RateResult, ScenarioContext } from '../systems/system.js'
+import { summarise, type LatencySummary } from './stats.js'
+import type { ScenarioContext } from '../systems/system.js'
 import type { WorkerConfig } from '../workers/protocol.js'
+
+/*
+ * Building blocks for the scripts in bench/experiments/, which measure one part of Offload at a
+ * time; `npm run bench` itself runs the scenarios in steps.ts.
+ */
+
+export interface LatencyPlan {
+  samples: number
+  warmup: number
+  /** Idle time after each job so the worker is waiting when the next arrives. */
+  pauseMs: number
+  /** A random extra pause, uniform in [0, jitterMs], so arrivals do not lock onto a timer's phase. */
+  jitterMs: number
+  timeLimitMs: number
+}
+
+export interface LatencyResult {
+  variant: string
+  summary: LatencySummary
+  /** Samples in ms, in the order measured (warm-up excluded). */
+  samples: number[]
+  partial: boolean
+}
+
+export interface DrainResult {
+  variant: string
+  jobs: number
+  ms: number
+  rate: number
+  partial: boolean
+  notes: string[]
+  /** Worker start → first handler, and → last handler, in ms. */
+  firstHandlerMs: number
+  lastHandlerMs: number
+  /** Spawn → worker process ready (connected, untimed). */
+  bootMs: number
+  /** CPU by process class over start → the store showing every job completed. */
+  cpu?: CpuSplit
+  /** This worker process's own CPU ms over the same span. */
+  workerCpuMs: number
+  profile?: string
+}
 
 /** The longest one latency sample may take before the scenario gives up on it. */
 const SAMPLE_TIMEOUT_MS = 10_000
-
-/** Enqueues `total` jobs in chunks of `chunk`, one chunk after another, within `timeLimitMs`. */
-export async function timeChunks(
-  variant: string,
-  total: number,
-  chunk: number,
-  timeLimitMs: number,
-  enqueueChunk: (first: number, size: number) => Promise<unknown>,
-): Promise<RateResult> {
-  const started = performance.now()
-  let done = 0
-  while (done < total && performance.now() - started < timeLimitMs) {
-    const size = Math.min(chunk, total - done)
-    await enqueueChunk(done, size)
-    done += size
-  }
-  const ms = performance.now() - started
-  return { variant, jobs: done, ms, rate: (done / ms) * 1000, partial: done < total }
-}
-
-/** One producer awaiting each enqueue in turn. */
-export async function timeSequential(
-  variant: string,
-  total: number,
-  timeLimitMs: number,
-  enqueueOne: (index: number) => Promise<unknown>,
-): Promise<RateResult> {
-  const started = performance.now()
-  let done = 0
-  while (done < total && performance.now() - started < timeLimitMs) {
-    await enqueueOne(done)
-    done++
-  }
-  const ms = performance.now() - started
-  return { variant, jobs: done, ms, rate: (done / ms) * 1000, partial: done < total }
-}
 
 /**
  * Handlers in this process call `started(seq)` first thing; the latency loop waits on `next(seq)`.
@@ -93,31 +99,6 @@ export async function latencyInProcess(
 }
 
 /**
- * Enqueue in this process → handler start in `child`: the producer stamps the payload with its
- * wall clock, the worker answers with its own at the top of the handler.
- */
-export async function wakeupAcross(
-  variant: string,
-  plan: LatencyPlan,
-  child: WorkerChild,
-  enqueue: (seq: number, sentAt: number) => Promise<unknown>,
-): Promise<LatencyResult> {
-  const clock = await child.clockOffset()
-  const samples: number[] = []
-  const deadline = performance.now() + plan.timeLimitMs
-  child.send({ type: 'start' })
-  for (let seq = 0; seq < plan.warmup + plan.samples && performance.now() < deadline; seq++) {
-    const started = child.next('started', SAMPLE_TIMEOUT_MS, (message) => message.seq === seq)
-    const sentAt = wallNow()
-    await enqueue(seq, sentAt)
-    const message = await started
-    if (seq >= plan.warmup) samples.push(message.at - message.sentAt)
-    await sleep(plan.pauseMs + Math.random() * plan.jitterMs)
-  }
-  return { variant, summary: summarise(samples), samples, partial: samples.length < plan.samples, clock }
-}
-
-/**
  * Drain: the jobs are already queued; spawn one worker process, let it connect, then time from
  * its worker start until the store shows every job completed. A run cut short by `timeLimitMs`
  * reports the jobs its handlers ran by then.
@@ -136,15 +117,10 @@ export async function drainInChild(
   try {
     const ready = await child.next('ready', 60_000)
     const done = child.next('done', timeLimitMs + 30_000)
-    const cpuBefore = cpuSnapshot()
-    const cpuFrom = performance.now()
-    let cpuTo = cpuFrom
-    let cpuAfter: CpuSnapshot | undefined
+    const meter = new CpuMeter()
+    let cpu: CpuSplit | undefined
     const unobserve = child.observe((message) => {
-      if (message.type === 'completed' || (message.type === 'done' && cpuAfter === undefined)) {
-        cpuAfter = cpuSnapshot()
-        cpuTo = performance.now()
-      }
+      if (message.type === 'completed' || (message.type === 'done' && cpu === undefined)) cpu = meter.stop()
     })
     child.send({ type: 'start' })
     let cut = false
@@ -180,10 +156,9 @@ export async function drainInChild(
       lastHandlerMs: report.lastHandlerAt - report.startedAt,
       bootMs: ready.at - spawnedAt,
       notes,
+      workerCpuMs: report.cpuMs,
     }
-    if (cpuBefore !== undefined && cpuAfter !== undefined) {
-      result.cpu = { workerMs: report.cpuMs, spanMs: cpuTo - cpuFrom, ...cpuBetween(cpuBefore, cpuAfter) }
-    }
+    if (cpu !== undefined) result.cpu = cpu
     if (profile !== undefined) result.profile = profile
     return result
   } finally {

@@ -1,97 +1,51 @@
+import type { CpuSplit } from './cpu.js'
 import type { MachineInfo } from './machine.js'
-import type { DrainCpu, DrainResult, HistoryPlan, LatencyPlan, LatencyResult, RateResult, SystemName } from '../systems/system.js'
-
-interface RateTarget {
-  rate: number
-  text: string
-}
-/** A rate judged against the reference row `of` measured beside it (pgbench): at least `share` of it. */
-interface ReferenceTarget {
-  share: number
-  of: string
-  text: string
-}
-interface LatencyTarget {
-  p50?: number
-  p99?: number
-  text: string
-}
-/** The history row's rate against the same system's empty-table row: at least `share` of it. */
-interface HistoryTarget {
-  share: number
-  text: string
-}
-
-export interface Targets {
-  /** Where the targets come from. */
-  source: string
-  bulk?: RateTarget
-  drain?: RateTarget
-  sequential?: RateTarget | ReferenceTarget
-  latency?: LatencyTarget
-  wakeup?: LatencyTarget
-  history?: HistoryTarget
-}
-
-/** The issues' targets: issue 2 for Offload on SQLite, issue 3 ("Performance") for Offload on PostgreSQL. */
-export const TARGETS: Partial<Record<SystemName, Targets>> = {
-  offload: {
-    source: 'issue 2',
-    bulk: { rate: 100_000, text: '≥ 100,000 jobs/s' },
-    drain: { rate: 30_000, text: '≥ 30,000 jobs/s' },
-    sequential: { rate: 5_000, text: '≥ 5,000 jobs/s' },
-    latency: { p50: 1, text: 'p50 ≤ 1 ms' },
-    // "Within a few milliseconds": read as p99 ≤ 5 ms, so the claim holds for nearly every job.
-    wakeup: { p99: 5, text: 'p99 ≤ 5 ms ("within a few milliseconds")' },
-  },
-  'offload-pg': {
-    source: 'issue 3',
-    bulk: { rate: 80_000, text: '≥ 80,000 jobs/s' },
-    drain: { rate: 15_000, text: '≥ 15,000 jobs/s' },
-    sequential: { share: 0.9, of: 'pgbench', text: 'within 10% of pgbench single-client (≥ 0.90×)' },
-    wakeup: { p50: 2, p99: 10, text: 'p50 ≤ 2 ms, p99 ≤ 10 ms' },
-    history: { share: 0.8, text: 'within 20% of the empty table (≥ 0.80×)' },
-  },
-}
-
-/** The systems whose figures the peers are compared with, and their short names in ratio columns. */
-const OFFLOADS: readonly { system: SystemName; short: string }[] = [
-  { system: 'offload', short: 'SQLite' },
-  { system: 'offload-pg', short: 'PG' },
-]
-
-export type RateScenario = 'bulk' | 'drain' | 'sequential' | 'history'
-export type LatencyScenario = 'latency' | 'wakeup'
-export type ScenarioName = RateScenario | LatencyScenario
-export const SCENARIOS: readonly ScenarioName[] = ['bulk', 'drain', 'sequential', 'latency', 'wakeup', 'history']
-/** What runs without `--scenario`: history fills a million rows, so it is asked for by name. */
-export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['bulk', 'drain', 'sequential', 'latency', 'wakeup']
-
-export type Rows<T> = Partial<Record<SystemName, T[]>>
+import { median, range } from './stats.js'
+import { SCENARIOS, type Plan, type ScenarioName } from './steps.js'
+import type { Measurement, SystemName } from '../systems/system.js'
 
 export interface SystemMeta {
   title: string
   settings: Record<string, string>
   durableAcks: string
   versions: Record<string, string>
-  /** The server process whose CPU the drain reports (absent for an embedded store). */
-  server?: string
 }
 
-export interface Plan {
-  bulkJobs: number
-  drainJobs: number
-  concurrency: number
-  sequentialJobs: number
-  latency: LatencyPlan
-  wakeup: LatencyPlan
-  timeLimitMs: number
-  /** Absent in results written before the history scenario existed. */
-  history?: HistoryPlan
+/** One system through one scenario in one round. */
+export interface StepResult {
+  round: number
+  scenario: ScenarioName
+  system: SystemName
+  startedAt: string
+  /** Waiting for a quiet machine before the step, and how busy it was when the step began (0–1 of all cores). */
+  quietWaitMs: number
+  busyBefore: number | undefined
+  rows: Measurement[]
+  error?: string
+}
+
+export type Metric = 'rate' | 'p50' | 'p95' | 'p99'
+
+/** One figure over all rounds: its median and range. */
+export interface Figure {
+  scenario: ScenarioName
+  system: SystemName
+  variant: string
+  metric: Metric
+  median: number
+  min: number
+  max: number
+  /** Rounds that measured it. */
+  rounds: number
+  /** Rounds cut by a time limit, and rounds disturbed by other work on the machine. */
+  partial: number
+  disturbed: number
+  /** Median CPU by process class, in cores (CPU ms per ms of the span). */
+  cores?: { node: number; servers: Record<string, number>; other: number; busy: number; of: number }
 }
 
 export interface RunResults {
-  version: 1
+  version: 2
   startedAt: string
   finishedAt: string
   durationS: number
@@ -102,190 +56,234 @@ export interface RunResults {
   plan: Plan
   machine: MachineInfo & { services: Record<string, string> }
   systems: Partial<Record<SystemName, SystemMeta>>
-  scenarios: {
-    bulk: Rows<RateResult>
-    drain: Rows<DrainResult>
-    sequential: Rows<RateResult>
-    latency: Rows<LatencyResult>
-    wakeup: Rows<LatencyResult>
-    /** Absent in results written before the history scenario existed. */
-    history?: Rows<DrainResult>
+  steps: StepResult[]
+  figures: Figure[]
+}
+
+export const ORDER: readonly SystemName[] = ['offload', 'offload-pg', 'bullmq', 'pgboss', 'graphile']
+const OFFLOADS: readonly SystemName[] = ['offload', 'offload-pg']
+const SHORT: Record<SystemName, string> = { offload: 'Offload SQLite', 'offload-pg': 'Offload PG', bullmq: 'BullMQ', pgboss: 'pg-boss', graphile: 'Graphile' }
+
+export const TITLES: Record<ScenarioName, string> = {
+  sequential: 'Sequential: one producer awaiting each enqueue',
+  bulk: 'Bulk enqueue: the bulk API, calls awaited one after another',
+  drain: 'Drain: a pre-filled queue, one worker process (start → store shows all completed)',
+  latency: 'Latency: enqueue → handler start across two processes (open loop)',
+  scaling: 'Scaling: a pre-filled queue drained by 1, 2 and 4 worker processes',
+  mixed: 'Mixed load: producers and workers at once',
+  payload: 'Payload size: bulk enqueue, then drain, of larger payloads',
+}
+
+const METRICS: Record<ScenarioName, Metric[]> = {
+  sequential: ['rate'],
+  bulk: ['rate'],
+  drain: ['rate'],
+  latency: ['p50', 'p95', 'p99'],
+  scaling: ['rate'],
+  mixed: ['rate', 'p50', 'p95', 'p99'],
+  payload: ['rate'],
+}
+
+function valueOf(row: Measurement, metric: Metric): number {
+  return metric === 'rate' ? (row.rate ?? NaN) : (row.latency?.[metric] ?? NaN)
+}
+
+/** Medians and ranges over the rounds, one figure per scenario, system, variant and metric. */
+export function aggregate(steps: readonly StepResult[]): Figure[] {
+  const groups = new Map<string, { scenario: ScenarioName; system: SystemName; variant: string; rows: Measurement[] }>()
+  for (const step of steps) {
+    for (const row of step.rows) {
+      const key = `${step.scenario}\u0000${step.system}\u0000${row.variant}`
+      const group = groups.get(key) ?? { scenario: step.scenario, system: step.system, variant: row.variant, rows: [] }
+      group.rows.push(row)
+      groups.set(key, group)
+    }
   }
-  errors: { scenario: ScenarioName; system: SystemName; message: string }[]
-  /** Set by bench/median.ts: how many runs each figure is the median of. */
-  medianOf?: number
+  const figures: Figure[] = []
+  for (const { scenario, system, variant, rows } of groups.values()) {
+    for (const metric of METRICS[scenario]) {
+      const values = rows.map((row) => valueOf(row, metric))
+      if (!values.some(Number.isFinite)) continue
+      const figure: Figure = {
+        scenario,
+        system,
+        variant,
+        metric,
+        median: median(values),
+        ...range(values),
+        rounds: rows.length,
+        partial: rows.filter((row) => row.partial).length,
+        disturbed: rows.filter((row) => row.disturbed !== undefined).length,
+      }
+      const cores = medianCores(rows.flatMap((row) => (row.cpu === undefined ? [] : [row.cpu])))
+      if (cores !== undefined) figure.cores = cores
+      figures.push(figure)
+    }
+  }
+  return figures
 }
 
-const ORDER: readonly SystemName[] = ['offload', 'offload-pg', 'bullmq', 'pgboss', 'graphile']
-
-const TITLES: Record<ScenarioName, string> = {
-  bulk: 'Bulk enqueue: jobs in the system\'s bulk API, chunks awaited in turn',
-  drain: 'Drain: queued jobs run by one worker process at concurrency 50 (worker start → store shows all completed)',
-  sequential: 'Sequential awaited enqueue: one producer awaiting each enqueue',
-  latency: 'Latency in one process: enqueue call → handler start, one job at a time, worker idle',
-  wakeup: 'Wake-up across processes: enqueue in the bench process → handler start in a worker process',
-  history: 'History: the drain with many finished jobs kept in the store, against the same drain on an empty one',
+function medianCores(all: CpuSplit[]): Figure['cores'] {
+  if (all.length === 0) return undefined
+  const per = (pick: (cpu: CpuSplit) => number): number => median(all.map((cpu) => pick(cpu) / cpu.spanMs))
+  const names = [...new Set(all.flatMap((cpu) => Object.keys(cpu.serverMs)))]
+  return {
+    node: per((cpu) => cpu.nodeMs),
+    servers: Object.fromEntries(names.map((name) => [name, per((cpu) => cpu.serverMs[name] ?? 0)])),
+    other: per((cpu) => cpu.otherMs),
+    busy: per((cpu) => cpu.machineBusyMs),
+    of: all[0]!.cores,
+  }
 }
 
-export function formatRate(rate: number): string {
-  return Number.isFinite(rate) ? Math.round(rate).toLocaleString('en-US') : '—'
+/** Higher is better for rates, lower for latencies: `a` over `b` so that above 1 means `a` is better. */
+function better(metric: Metric, a: number, b: number): number {
+  return metric === 'rate' ? a / b : b / a
 }
 
-export function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return '—'
-  if (ms >= 100) return `${Math.round(ms).toLocaleString('en-US')} ms`
-  if (ms >= 10) return `${ms.toFixed(1)} ms`
-  return `${ms.toFixed(3)} ms`
+function find(figures: readonly Figure[], scenario: ScenarioName, system: SystemName, variant: string, metric: Metric): Figure | undefined {
+  return figures.find((f) => f.scenario === scenario && f.system === system && f.variant === variant && f.metric === metric)
 }
 
-function ratio(value: number): string {
+/** The best peer's figure for the same work, or undefined when no peer measured it. */
+export function bestPeer(figures: readonly Figure[], figure: Figure): Figure | undefined {
+  let top: Figure | undefined
+  for (const other of figures) {
+    if (OFFLOADS.includes(other.system) || other.scenario !== figure.scenario || other.variant !== figure.variant || other.metric !== figure.metric) continue
+    if (!Number.isFinite(other.median)) continue
+    if (top === undefined || better(figure.metric, other.median, top.median) > 1) top = other
+  }
+  return top
+}
+
+/** Issue 4's targets: ratios to peers in the same run, and one absolute bound. */
+interface Target {
+  system: SystemName
+  scenario: ScenarioName
+  variant: string
+  metric: Metric
+  text: string
+  /** Against a peer's figure (its variant may differ: Graphile at its defaults), or the best peer's. */
+  against?: { system: SystemName; variant?: string } | 'best'
+  /** At least this ratio (Offload better by this factor), or, with `atMostMs`, an absolute bound. */
+  factor?: number
+  atMostMs?: number
+}
+
+export const TARGETS: readonly Target[] = [
+  { system: 'offload', scenario: 'drain', variant: 'c=50', metric: 'rate', against: { system: 'bullmq' }, factor: 2, text: 'SQLite processing ≥ 2× BullMQ (c=50)' },
+  { system: 'offload', scenario: 'drain', variant: 'c=10', metric: 'rate', against: { system: 'bullmq' }, factor: 2, text: 'SQLite processing ≥ 2× BullMQ (c=10)' },
+  { system: 'offload', scenario: 'bulk', variant: 'calls of 1,000', metric: 'rate', against: 'best', factor: 2, text: 'SQLite bulk enqueue ≥ 2× the best peer' },
+  { system: 'offload', scenario: 'latency', variant: '500 jobs 10 ms apart', metric: 'p50', against: { system: 'bullmq' }, factor: 1, text: "SQLite latency p50 ≤ BullMQ's" },
+  { system: 'offload-pg', scenario: 'drain', variant: 'c=50', metric: 'rate', against: { system: 'bullmq' }, factor: 1, text: 'PG processing ≥ 1× BullMQ (c=50)' },
+  { system: 'offload-pg', scenario: 'drain', variant: 'c=10', metric: 'rate', against: { system: 'bullmq' }, factor: 1, text: 'PG processing ≥ 1× BullMQ (c=10)' },
+  { system: 'offload-pg', scenario: 'drain', variant: 'c=50', metric: 'rate', against: { system: 'graphile', variant: 'c=50 · defaults' }, factor: 4, text: 'PG processing ≥ 4× Graphile at its defaults (c=50)' },
+  { system: 'offload-pg', scenario: 'drain', variant: 'c=10', metric: 'rate', against: { system: 'graphile', variant: 'c=10 · defaults' }, factor: 4, text: 'PG processing ≥ 4× Graphile at its defaults (c=10)' },
+  { system: 'offload-pg', scenario: 'bulk', variant: 'calls of 1,000', metric: 'rate', against: { system: 'graphile' }, factor: 1.5, text: 'PG bulk enqueue ≥ 1.5× Graphile' },
+  { system: 'offload-pg', scenario: 'latency', variant: '500 jobs 10 ms apart', metric: 'p99', atMostMs: 10, text: 'PG latency p99 ≤ 10 ms' },
+]
+
+export interface Verdict {
+  target: Target
+  offload: Figure | undefined
+  peer: Figure | undefined
+  ratio: number
+  pass: boolean | undefined
+}
+
+export function verdicts(figures: readonly Figure[], plan: Plan): Verdict[] {
+  return TARGETS.map((target) => {
+    // The quick plan's counts differ; its variants carry other numbers, so match by prefix there.
+    const variant = target.scenario === 'latency' ? `${plan.latency.jobs} jobs ${plan.latency.spacingMs} ms apart` : target.variant
+    const offload = find(figures, target.scenario, target.system, variant, target.metric)
+    if (offload === undefined) return { target, offload, peer: undefined, ratio: NaN, pass: undefined }
+    if (target.atMostMs !== undefined) return { target, offload, peer: undefined, ratio: NaN, pass: offload.median <= target.atMostMs && offload.partial === 0 }
+    const peer =
+      target.against === 'best'
+        ? bestPeer(figures, offload)
+        : find(figures, target.scenario, target.against!.system, target.against!.variant ?? variant, target.metric)
+    if (peer === undefined) return { target, offload, peer, ratio: NaN, pass: undefined }
+    const ratio = better(target.metric, offload.median, peer.median)
+    return { target, offload, peer, ratio, pass: ratio >= target.factor! && offload.partial === 0 }
+  })
+}
+
+export function formatValue(metric: Metric, value: number): string {
+  if (!Number.isFinite(value)) return '—'
+  if (metric === 'rate') return Math.round(value).toLocaleString('en-US')
+  if (value >= 100) return `${Math.round(value).toLocaleString('en-US')} ms`
+  if (value >= 10) return `${value.toFixed(1)} ms`
+  return `${value.toFixed(2)} ms`
+}
+
+function ratioText(value: number): string {
   if (!Number.isFinite(value) || value <= 0) return '—'
   return value >= 10 ? `${value.toFixed(0)}×` : `${value.toFixed(2)}×`
 }
 
-function table(header: string[], rows: string[][], right: Set<number>): string {
-  const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => (row[i] ?? '').length)))
-  const line = (cells: string[]): string =>
-    '  ' +
-    cells
-      .map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd()
-  return [line(header), line(widths.map((width) => '─'.repeat(width))), ...rows.map(line)].join('\n')
+function table(header: string[], rows: string[][]): string {
+  const escape = (cell: string): string => cell.replace(/\|/g, '\\|')
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n')
 }
 
-/** The fastest row a system measured itself (reference rows, such as pgbench, are not the system). */
-function best<T extends RateResult>(rows: T[] | undefined): T | undefined {
-  return rows?.reduce<T | undefined>((top, row) => (row.reference !== undefined || (top !== undefined && row.rate <= top.rate) ? top : row), undefined)
+/** "node 1.10 · postgres 0.62 · other 0.03 of 2 — CPU-bound" */
+export function coresText(cores: Figure['cores']): string {
+  if (cores === undefined) return '—'
+  const parts = [`node ${cores.node.toFixed(2)}`]
+  for (const [name, value] of Object.entries(cores.servers)) if (value >= 0.005) parts.push(`${name === 'redis-server' ? 'redis' : name} ${value.toFixed(2)}`)
+  if (cores.other >= 0.005) parts.push(`other ${cores.other.toFixed(2)}`)
+  // Nearly every core busy: the step was bound by CPU; otherwise by waiting (round trips, fsync, timers).
+  const bound = cores.busy >= 0.85 * cores.of ? 'CPU-bound' : `waiting (${Math.round((cores.busy / cores.of) * 100)}% busy)`
+  return `${parts.join(' · ')} — ${bound}`
 }
 
-function rowsOf<T>(results: RunResults, scenario: ScenarioName): Rows<T> {
-  return (results.scenarios[scenario] ?? {}) as Rows<T>
+function figureText(figure: Figure): string {
+  const spread = figure.rounds > 1 ? ` [${formatValue(figure.metric, figure.min)}–${formatValue(figure.metric, figure.max)}]` : ''
+  return `${formatValue(figure.metric, figure.median)}${spread}`
 }
 
-function passOrShort(pass: boolean): string {
-  return pass ? 'PASS' : 'SHORT'
+function flags(figure: Figure): string {
+  const out: string[] = []
+  if (figure.partial > 0) out.push(`cut by time limit in ${figure.partial}/${figure.rounds}`)
+  if (figure.disturbed > 0) out.push(`disturbed in ${figure.disturbed}/${figure.rounds}`)
+  return out.join('; ')
 }
 
-/** The target verdict for an Offload system's best row of a rate scenario, or '' for other rows. */
-function rateVerdict(system: SystemName, scenario: RateScenario, row: RateResult, rows: RateResult[]): string {
-  const target = TARGETS[system]?.[scenario]
-  if (TARGETS[system] === undefined || row.reference !== undefined) return ''
-  if (scenario === 'history') {
-    const empty = rows[0]
-    if (row === empty || empty === undefined || target === undefined || !('share' in target)) return ''
-    if (row.partial || empty.partial) return `cut by its time limit; ${target.text}: SHORT`
-    const share = row.rate / empty.rate
-    return `${ratio(share)} of empty; ${target.text}: ${passOrShort(share >= target.share)}`
-  }
-  if (row !== best(rows)) return ''
-  if (target === undefined) return `no target (${TARGETS[system]!.source})`
-  // A row cut by its time limit did not do the work asked, whatever its rate so far.
-  if ('rate' in target) return `${target.text}: ${passOrShort(row.rate >= target.rate && !row.partial)}`
-  if (!('of' in target)) return ''
-  const reference = rows.find((other) => other.reference === target.of)
-  if (reference === undefined) return `${target.text}: no ${target.of} figure`
-  const share = row.rate / reference.rate
-  const others = rows.filter((other) => other.reference !== undefined && other !== reference).map((other) => `${ratio(row.rate / other.rate)} of ${other.reference}`)
-  return `${[`${ratio(share)} of ${target.of}`, ...others].join(', ')}; ${target.text}: ${passOrShort(share >= target.share && !row.partial)}`
-}
+const METRIC_NAMES: Record<Metric, string> = { rate: 'jobs/s', p50: 'p50', p95: 'p95', p99: 'p99' }
 
-/** A peer's row against each Offload that ran: "SQLite 2.10× · PG 0.95×" (above 1: Offload better). */
-function peerRatios(results: RunResults, scenario: RateScenario, row: RateResult): string {
-  const rows = rowsOf<RateResult>(results, scenario)
-  return OFFLOADS.flatMap(({ system, short }) => {
-    const top = best(rows[system])
-    return top === undefined ? [] : [`${short} ${ratio(top.rate / row.rate)}`]
-  }).join(' · ')
-}
-
-/** Where a drain's CPU went: the worker, its server, and the whole machine (other work included). */
-function cpuNote(cpu: DrainCpu, server: string | undefined): string {
-  const whole = (value: number): string => `${Math.round(value).toLocaleString('en-US')} ms`
-  const serverMs = server === undefined ? undefined : cpu.serverMs[server]
-  const busy = (cpu.machineBusyMs / (cpu.spanMs * cpu.cores)) * 100
-  return (
-    `CPU over ${whole(cpu.spanMs)}: worker process ${whole(cpu.workerMs)}${serverMs === undefined ? '' : `, ${server} ${whole(serverMs)} (all its processes, anyone's queries)`}` +
-    `; machine ${busy.toFixed(0)}% busy of ${cpu.cores} cores (anyone's work)`
-  )
-}
-
-function rateSection(results: RunResults, scenario: RateScenario): string {
-  const rows = rowsOf<RateResult>(results, scenario)
-  const body: string[][] = []
-  for (const system of ORDER) {
-    for (const row of rows[system] ?? []) {
-      const verdict = TARGETS[system] !== undefined ? rateVerdict(system, scenario, row, rows[system]!) : peerRatios(results, scenario, row)
-      body.push([
-        row.reference !== undefined ? `  ${row.reference} (reference)` : (results.systems[system]?.title ?? system),
-        row.variant + (row.partial ? ' (cut by time limit)' : ''),
-        row.jobs.toLocaleString('en-US'),
-        formatMs(row.ms),
-        formatRate(row.rate),
-        verdict,
+function scenarioSection(results: RunResults, scenario: ScenarioName): string | undefined {
+  const figures = results.figures.filter((f) => f.scenario === scenario)
+  if (figures.length === 0) return undefined
+  const variants = [...new Set(figures.map((f) => f.variant))]
+  const rows: string[][] = []
+  for (const variant of variants) {
+    for (const system of ORDER) {
+      const mine = figures.filter((f) => f.system === system && f.variant === variant)
+      if (mine.length === 0) continue
+      const vs = mine.map((f) => {
+        if (!OFFLOADS.includes(system)) return ''
+        const peer = bestPeer(results.figures, f)
+        return peer === undefined ? '' : `${ratioText(better(f.metric, f.median, peer.median))} ${SHORT[peer.system]}`
+      })
+      rows.push([
+        SHORT[system],
+        variant,
+        mine.map((f) => `${METRIC_NAMES[f.metric]} ${figureText(f)}`).join('; '),
+        vs.filter(Boolean).join('; '),
+        coresText(mine[0]!.cores),
+        [...new Set(mine.map(flags).filter(Boolean))].join('; '),
       ])
     }
   }
-  const notes = ORDER.flatMap((system) =>
-    (rows[system] ?? []).flatMap((row) => [
-      ...(row.notes ?? []).map((note) => `  · ${system}: ${note}`),
-      ...('cpu' in row && row.cpu !== undefined
-        ? [`  · ${system}, ${row.variant}: ${cpuNote(row.cpu as DrainCpu, results.systems[system]?.server)}`]
-        : []),
-    ]),
-  )
-  const title = scenario === 'history' && results.plan.history !== undefined
-    ? `${TITLES.history} (${results.plan.history.finishedJobs.toLocaleString('en-US')} finished, ${results.plan.history.drainJobs.toLocaleString('en-US')} drained)`
-    : TITLES[scenario]
-  return [title, table(['system', 'variant', 'jobs', 'time', 'jobs/s', 'Offload ÷ peer  (Offload: target)'], body, new Set([2, 3, 4])), ...notes].join('\n')
-}
-
-function latencyVerdict(system: SystemName, scenario: LatencyScenario, s: LatencyResult['summary']): string {
-  const targets = TARGETS[system]
-  if (targets === undefined) return ''
-  const target = targets[scenario]
-  if (target === undefined) return `no target (${targets.source})`
-  const pass = (target.p50 === undefined || s.p50 <= target.p50) && (target.p99 === undefined || s.p99 <= target.p99)
-  return `${target.text}: ${passOrShort(pass)}`
-}
-
-function latencySection(results: RunResults, scenario: LatencyScenario): string {
-  const rows = rowsOf<LatencyResult>(results, scenario)
-  const body: string[][] = []
-  for (const system of ORDER) {
-    for (const row of rows[system] ?? []) {
-      const s = row.summary
-      const verdict =
-        TARGETS[system] !== undefined
-          ? latencyVerdict(system, scenario, s)
-          : OFFLOADS.flatMap(({ system: offload, short }) => {
-              const mine = rows[offload]?.[0]?.summary
-              return mine === undefined ? [] : [`${short} ${ratio(s.p50 / mine.p50)} / ${ratio(s.p99 / mine.p99)}`]
-            }).join(' · ')
-      body.push([
-        results.systems[system]?.title ?? system,
-        row.variant + (row.partial ? ' (cut by time limit)' : ''),
-        s.n.toLocaleString('en-US'),
-        formatMs(s.p50),
-        formatMs(s.p90),
-        formatMs(s.p99),
-        formatMs(s.max),
-        verdict,
-      ])
-    }
-  }
-  const notes = ORDER.flatMap((system) =>
-    (rows[system] ?? []).flatMap((row) => [
-      ...(row.notes ?? []).map((note) => `  · ${system}: ${note}`),
-      ...(row.clock !== undefined
-        ? [`  · ${system}: clocks of the two processes differ by ${row.clock.offsetMs.toFixed(3)} ms ± ${row.clock.uncertaintyMs.toFixed(3)} ms (not corrected)`]
-        : []),
-    ]),
-  )
+  const notes = results.steps
+    .filter((step) => step.scenario === scenario)
+    .flatMap((step) => step.rows.flatMap((row) => (row.notes ?? []).map((note) => `${SHORT[step.system]}, ${row.variant}, round ${step.round}: ${note}`)))
+  const unique = [...new Set(notes.map((note) => note.replace(/, round \d+:/, ':')))]
   return [
-    TITLES[scenario],
-    table(['system', 'variant', 'n', 'p50', 'p90', 'p99', 'max', 'peer ÷ Offload p50 / p99  (Offload: target)'], body, new Set([2, 3, 4, 5, 6])),
-    ...notes,
+    `### ${TITLES[scenario]}`,
+    '',
+    table(['system', 'variant', 'median [min–max] over rounds', 'Offload ÷ best peer', 'CPU in cores (median)', 'flags'], rows),
+    ...(unique.length > 0 ? ['', ...unique.slice(0, 12).map((note) => `- ${note}`)] : []),
   ].join('\n')
 }
 
@@ -293,30 +291,53 @@ export function renderReport(results: RunResults): string {
   const m = results.machine
   const out: string[] = []
   out.push(
-    `Offload bench — ${results.startedAt}${results.medianOf !== undefined ? ` — medians of ${results.medianOf} runs` : ''}${results.quick ? ' (--quick)' : ''}`,
-    `machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, node ${m.node}, load ${m.loadAverage.join(' ')}`,
-    `disk: 4 KiB write + fsync p50 ${m.fsyncMicros.p50} µs (p90 ${m.fsyncMicros.p90}), + fdatasync p50 ${m.fdatasyncMicros.p50} µs (p90 ${m.fdatasyncMicros.p90})`,
-    `offload: commit ${results.source.commit}${results.source.srcChanged ? ' + uncommitted changes in src/' : ''}`,
-    `services: ${Object.entries(m.services).map(([name, version]) => `${name} ${version}`).join(', ')}`,
+    `## Offload bench — ${results.startedAt}${results.quick ? ' (--quick: a smoke run, not figures)' : ''}`,
+    '',
+    `- command: \`${results.command}\`; ${results.plan.rounds} round${results.plan.rounds === 1 ? '' : 's'}, systems interleaved (order rotated each round); ${results.durationS} s`,
+    `- machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, node ${m.node}, load ${m.loadAverage.join(' ')}`,
+    `- disk: 4 KiB write + fsync p50 ${m.fsyncMicros.p50} µs (p90 ${m.fsyncMicros.p90}), + fdatasync p50 ${m.fdatasyncMicros.p50} µs`,
+    `- offload: commit ${results.source.commit}${results.source.srcChanged ? ' + uncommitted changes in src/' : ''}`,
+    `- services: ${Object.entries(m.services).map(([name, version]) => `${name} ${version}`).join(', ')}`,
+    `- versions: ${ORDER.flatMap((system) => {
+      const meta = results.systems[system]
+      return meta === undefined ? [] : [`${meta.title} ${Object.entries(meta.versions).filter(([name]) => name !== 'postgresql' && name !== 'redis').map(([name, version]) => `${name} ${version}`).join(', ')}`.trim()]
+    }).join('; ')}`,
     '',
   )
-  for (const scenario of SCENARIOS) {
-    const has = Object.keys(results.scenarios[scenario] ?? {}).length > 0
-    if (!has) continue
-    out.push(scenario === 'latency' || scenario === 'wakeup' ? latencySection(results, scenario) : rateSection(results, scenario), '')
+  const judged = verdicts(results.figures, results.plan).filter((verdict) => verdict.offload !== undefined)
+  if (judged.length > 0) {
+    out.push(
+      '### Targets (issue 4)',
+      '',
+      table(
+        ['target', 'Offload', 'against', 'ratio', 'verdict'],
+        judged.map(({ target, offload, peer, ratio, pass }) => [
+          target.text,
+          `${METRIC_NAMES[target.metric]} ${figureText(offload!)}`,
+          peer === undefined ? (target.atMostMs !== undefined ? `${target.atMostMs} ms` : 'no peer figure') : `${SHORT[peer.system]}${peer.variant !== offload!.variant ? ` ${peer.variant}` : ''} ${formatValue(peer.metric, peer.median)}`,
+          ratioText(ratio),
+          pass === undefined ? '—' : pass ? 'PASS' : 'SHORT',
+        ]),
+      ),
+      '',
+    )
   }
-  if (results.errors.length > 0) {
-    out.push('Errors (scenario skipped for that system):')
-    for (const error of results.errors) out.push(`  · ${error.scenario} / ${error.system}: ${error.message.split('\n')[0]}`)
+  for (const scenario of SCENARIOS) {
+    const section = scenarioSection(results, scenario)
+    if (section !== undefined) out.push(section, '')
+  }
+  const errors = results.steps.filter((step) => step.error !== undefined)
+  if (errors.length > 0) {
+    out.push('### Errors (the step was skipped for that system and round)', '')
+    for (const step of errors) out.push(`- ${step.scenario} / ${step.system} / round ${step.round}: ${step.error!.split('\n')[0]}`)
     out.push('')
   }
-  out.push('Configuration:')
+  out.push('### Configuration', '')
   for (const system of ORDER) {
     const meta = results.systems[system]
     if (meta === undefined) continue
-    out.push(`  ${meta.title} — ${Object.entries(meta.versions).map(([name, version]) => `${name} ${version}`).join(', ')}`)
-    out.push(`    durable acknowledgements: ${meta.durableAcks}`)
-    for (const [scenario, text] of Object.entries(meta.settings)) out.push(`    ${scenario}: ${text}`)
+    out.push(`- **${meta.title}** — ${Object.entries(meta.versions).map(([name, version]) => `${name} ${version}`).join(', ')}; durable acknowledgements: ${meta.durableAcks}`)
+    for (const [what, text] of Object.entries(meta.settings)) out.push(`  - ${what}: ${text}`)
   }
   return out.join('\n')
 }

@@ -3,6 +3,7 @@ export interface LatencySummary {
   n: number
   p50: number
   p90: number
+  p95: number
   p99: number
   max: number
   mean: number
@@ -21,6 +22,7 @@ export function summarise(samples: readonly number[]): LatencySummary {
     n: sorted.length,
     p50: percentile(sorted, 50),
     p90: percentile(sorted, 90),
+    p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     max: sorted.length === 0 ? NaN : sorted[sorted.length - 1]!,
     mean: sorted.length === 0 ? NaN : sum / sorted.length,
@@ -32,4 +34,10 @@ export function median(values: readonly number[]): number {
   if (finite.length === 0) return NaN
   const middle = finite.length >> 1
   return finite.length % 2 === 1 ? finite[middle]! : (finite[middle - 1]! + finite[middle]!) / 2
+}
+
+/** The smallest and largest finite value. */
+export function range(values: readonly number[]): { min: number; max: number } {
+  const finite = values.filter((value) => Number.isFinite(value))
+  return finite.length === 0 ? { min: NaN, max: NaN } : { min: Math.min(...finite), max: Math.max(...finite) }
 }

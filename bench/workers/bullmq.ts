@@ -1,39 +1,35 @@
 import { Queue, Worker } from 'bullmq'
-import { wallNow } from '../lib/clock.js'
-import { childMain, DrainTracker } from './child.js'
+import { systemChild } from './child.js'
 import { BULLMQ_PREFIX, REDIS, type BenchPayload } from './names.js'
 
 // One BullMQ worker process with the documented set-up: a Worker with `concurrency`, its
-// connection with maxRetriesPerRequest: null.
-childMain(async (config, send) => {
+// connection with maxRetriesPerRequest: null. It connects before the timing and runs on `start`.
+systemChild(async (config) => {
   const name = String(config.options.queue)
   const queue = new Queue(name, { connection: { ...REDIS }, prefix: BULLMQ_PREFIX })
-  const tracker = new DrainTracker(config.jobs, send, {
-    // A job counts as completed once moveToFinished put it in the completed set.
-    done: async () => (await queue.getCompletedCount()) >= config.jobs,
-    count: () => queue.getCompletedCount(),
-  })
-  const worker = new Worker<BenchPayload>(
-    name,
-    config.mode === 'drain'
-      ? async (job) => tracker.handle(job.id!)
-      : async (job) => {
-          const at = wallNow()
-          send({ type: 'started', seq: job.data.seq!, sentAt: job.data.sentAt!, at })
-        },
-    { connection: { ...REDIS, maxRetriesPerRequest: null }, prefix: BULLMQ_PREFIX, concurrency: config.concurrency, autorun: false },
-  )
-  await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()])
+  let handle: (payload: BenchPayload, jobId: string) => void = () => {}
+  const worker =
+    config.mode === 'produce'
+      ? undefined
+      : new Worker<BenchPayload>(name, async (job) => handle(job.data, job.id!), {
+          connection: { ...REDIS, maxRetriesPerRequest: null },
+          prefix: BULLMQ_PREFIX,
+          concurrency: config.concurrency,
+          autorun: false,
+        })
+  await Promise.all([queue.waitUntilReady(), worker?.waitUntilReady()])
   return {
-    start: async () => {
-      tracker.begin()
+    work: async (run) => {
+      handle = run
       // run() resolves only when the worker closes.
-      void worker.run()
+      void worker!.run()
     },
-    stop: async () => {
-      await worker.close(true)
+    enqueue: (payload) => queue.add('noop', payload),
+    // A job counts as completed once moveToFinished put it in the completed set.
+    completed: () => queue.getCompletedCount(),
+    close: async () => {
+      await worker?.close(true)
       await queue.close()
     },
-    progress: () => tracker.progress(),
   }
 })

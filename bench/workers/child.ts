@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs'
 import { wallNow } from '../lib/clock.js'
 import { writeSourceMaps } from '../lib/source-maps.js'
-import type { DrainReport, FromChild, ToChild, WorkerConfig } from './protocol.js'
+import type { BenchPayload } from './names.js'
+import type { DrainReport, FromChild, LoadReport, ToChild, WorkerConfig } from './protocol.js'
 
 /** What a system's worker process implements; `childMain` does the messaging around it. */
 export interface WorkerHooks {
@@ -11,6 +12,10 @@ export interface WorkerHooks {
   stop(): Promise<void>
   /** For a drain cut short by its time limit: what was done so far. */
   progress?(): DrainReport
+  /** Sent to the parent when it asks to stop, before `stop` runs. */
+  finish?(): Promise<FromChild | undefined>
+  /** Several drain processes: the parent saw `jobs` handled; confirm them completed in the store. */
+  confirm?(jobs: number): void
 }
 
 export type Send = (message: FromChild) => void
@@ -46,6 +51,9 @@ export function childMain(setup: (config: WorkerConfig, send: Send) => Promise<W
         window.fromUs = monotonicMicros()
         hooks?.start().catch(fail)
         break
+      case 'confirm':
+        hooks?.confirm?.(message.jobs)
+        break
       case 'stop': {
         if (stopping) return
         stopping = true
@@ -59,6 +67,8 @@ export function childMain(setup: (config: WorkerConfig, send: Send) => Promise<W
         void (async () => {
           const progress = hooks?.progress?.()
           if (progress !== undefined && progress.partial) send({ type: 'done', report: progress })
+          const last = await hooks?.finish?.()
+          if (last !== undefined) send(last)
           await hooks?.stop()
           send({ type: 'stopped' })
           // Leave the rest to exit: the parent waits for it, and a lingering handle must not hang the run.
@@ -88,9 +98,10 @@ export interface CompletionProbe {
 }
 
 /**
- * Bookkeeping every drain worker shares: counts handler runs, notes the first and last, and once
- * every job ran asks the system's store until it shows them all completed — so the figure is jobs
- * durably finished, not merely handed to a handler.
+ * Bookkeeping every drain worker shares: counts handler runs, tells the parent how many (several
+ * processes share one queue, so only the parent knows when all ran), and once every job ran asks
+ * the system's store until it shows them all completed — so the figure is jobs durably finished,
+ * not merely handed to a handler.
  */
 export class DrainTracker {
   private handled = 0
@@ -100,6 +111,8 @@ export class DrainTracker {
   private lastHandlerAt = 0
   private completed = 0
   private finished = false
+  private confirming = false
+  private tick: NodeJS.Timeout | undefined
 
   constructor(
     private readonly target: number,
@@ -118,7 +131,17 @@ export class DrainTracker {
     if (this.handled === 0) this.firstHandlerAt = now
     this.handled++
     this.lastHandlerAt = now
-    if (this.handled === this.target) void this.awaitCompletion(jobId)
+    // At most one count message per 2 ms: the parent learns of the last handler that late at worst.
+    this.tick ??= setTimeout(() => {
+      this.tick = undefined
+      this.send({ type: 'handled', count: this.handled })
+    }, 2)
+    if (this.handled === this.target) void this.awaitCompletion(this.target, jobId)
+  }
+
+  /** The parent counted `jobs` handled across processes: confirm them in the store. */
+  confirm(jobs: number): void {
+    void this.awaitCompletion(jobs, undefined)
   }
 
   progress(): DrainReport {
@@ -139,20 +162,23 @@ export class DrainTracker {
     return (used.user + used.system) / 1000
   }
 
-  private async awaitCompletion(lastJobId: string): Promise<void> {
+  private async awaitCompletion(jobs: number, lastJobId: string | undefined): Promise<void> {
+    if (this.confirming) return
+    this.confirming = true
     // Poll briskly: the wait after the last handler is part of the measured time.
-    while (!(await this.probe.done(lastJobId))) await pause()
+    if (lastJobId !== undefined) while (!(await this.probe.done(lastJobId))) await pause()
+    else while ((this.completed = await this.probe.count()) < jobs) await pause()
     let completedAt = wallNow()
     let cpuMs = this.cpuMs()
-    // The parent reads the servers' CPU now: the count below is a check, not part of the drain.
-    this.send({ type: 'completed' })
+    // The parent reads the CPU counters now: the count below is a check, not part of the drain.
+    this.send({ type: 'completed', at: completedAt })
     this.completed = await this.probe.count()
-    if (this.completed < this.target) {
+    if (this.completed < jobs) {
       // The cheap check was too hopeful (outcomes written out of order): count until all are in.
-      while ((this.completed = await this.probe.count()) < this.target) await pause()
+      while ((this.completed = await this.probe.count()) < jobs) await pause()
       completedAt = wallNow()
       cpuMs = this.cpuMs()
-      this.send({ type: 'completed' })
+      this.send({ type: 'completed', at: completedAt })
     }
     this.finished = true
     this.send({ type: 'done', report: { ...this.progress(), completedAt, cpuMs, partial: false } })
@@ -161,4 +187,85 @@ export class DrainTracker {
 
 function pause(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 1))
+}
+
+/** One system's queue as a worker process sees it: the calls `systemChild` needs. */
+export interface ChildQueue {
+  /** Starts the system's worker with its recommended set-up; `handle` runs first in every handler. */
+  work(handle: (payload: BenchPayload, jobId: string) => void): Promise<void>
+  /** Enqueues one job, resolving when the system acknowledged it. */
+  enqueue(payload: BenchPayload): Promise<unknown>
+  /** Jobs the store shows completed (for a drain). */
+  completed(): Promise<number>
+  /** A cheaper check than `completed` where the system has one: is this job completed? */
+  isCompleted?(jobId: string): Promise<boolean>
+  close(): Promise<void>
+}
+
+/** How many latency samples a `mixed` worker keeps: a uniform sample of every job it ran. */
+const RESERVOIR = 20_000
+
+/**
+ * A worker process for any system: `connect` opens the system's queue (untimed); the modes of
+ * `WorkerConfig` are the same code for every system.
+ */
+export function systemChild(connect: (config: WorkerConfig) => Promise<ChildQueue>): void {
+  childMain(async (config, send) => {
+    const queue = await connect(config)
+    const tracker = new DrainTracker(config.jobs, send, {
+      done: async (lastJobId) => (queue.isCompleted === undefined ? (await queue.completed()) >= config.jobs : queue.isCompleted(lastJobId)),
+      count: () => queue.completed(),
+    })
+    const load: LoadReport = { count: 0, latencies: [] }
+    const record = (latency: number): void => {
+      load.count++
+      // Reservoir sampling: every job has the same chance to be among the kept samples.
+      if (load.latencies.length < RESERVOIR) load.latencies.push(latency)
+      else {
+        const slot = Math.floor(Math.random() * load.count)
+        if (slot < RESERVOIR) load.latencies[slot] = latency
+      }
+    }
+    let producing = false
+    const loops: Promise<void>[] = []
+    const produce = async (): Promise<void> => {
+      while (producing) {
+        await queue.enqueue({ sentAt: wallNow() })
+        if (producing) load.count++
+      }
+    }
+    const handle = ((): ((payload: BenchPayload, jobId: string) => void) => {
+      switch (config.mode) {
+        case 'drain':
+          return (_payload, jobId) => tracker.handle(jobId)
+        case 'wakeup':
+          return (payload) => send({ type: 'started', seq: payload.seq!, sentAt: payload.sentAt!, at: wallNow() })
+        case 'mixed':
+          return (payload) => record(wallNow() - payload.sentAt!)
+        case 'produce':
+          return () => {}
+      }
+    })()
+    return {
+      start: async () => {
+        if (config.mode === 'produce') {
+          producing = true
+          for (let i = 0; i < config.concurrency; i++) loops.push(produce())
+          return
+        }
+        tracker.begin()
+        await queue.work(handle)
+      },
+      confirm: (jobs) => tracker.confirm(jobs),
+      ...(config.mode === 'drain' ? { progress: () => tracker.progress() } : {}),
+      finish: async () => {
+        if (config.mode === 'produce') {
+          producing = false
+          await Promise.all(loops)
+        }
+        return config.mode === 'mixed' || config.mode === 'produce' ? { type: 'load', report: load } : undefined
+      },
+      stop: () => queue.close(),
+    }
+  })
 }

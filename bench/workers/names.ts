@@ -9,6 +9,8 @@ export interface BenchPayload {
   seq?: number
   /** Producer's wall clock when it called enqueue, for cross-process latency. */
   sentAt?: number
+  /** The payload-size variants' filler: incompressible text of the size asked for. */
+  pad?: string
 }
 
 export const REDIS = { host: '127.0.0.1', port: 6379 } as const
@@ -18,6 +20,8 @@ export const BULLMQ_PREFIX = 'offload-bench'
 export const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 export const PGBOSS_SCHEMA = 'bench_pgboss'
 export const PGBOSS_QUEUE = 'bench-noop'
+/** pg-boss 10 refuses anything shorter (its MIN_POLLING_INTERVAL_MS is 500). */
+export const PGBOSS_POLLING_SECONDS = 0.5
 export const GRAPHILE_SCHEMA = 'bench_graphile'
 /** Offload's PostgreSQL store (`?schema=`), and pgbench's scratch table for the sequential reference. */
 export const OFFLOAD_PG_SCHEMA = 'bench_offload'

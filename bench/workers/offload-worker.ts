@@ -1,7 +1,6 @@
 import { createOffload, type Offload, type Store } from '../../src/index.js'
-import { wallNow } from '../lib/clock.js'
 import { OFFLOAD_QUEUE, OFFLOAD_TASK, type BenchPayload } from './names.js'
-import { childMain, DrainTracker } from './child.js'
+import { systemChild } from './child.js'
 import type { WorkerConfig } from './protocol.js'
 
 async function completedJobs(offload: Offload): Promise<number> {
@@ -14,38 +13,27 @@ async function completedJobs(offload: Offload): Promise<number> {
  * wrapped; `stopped` runs after the instance closed.
  */
 export function offloadWorker(storeFor: (config: WorkerConfig) => string | Store, stopped: () => Promise<void> = async () => {}): void {
-  childMain(async (config, send) => {
+  systemChild(async (config) => {
     const offload = createOffload({ store: storeFor(config), logger: false })
-    // Jobs completed before the drain (the history scenario keeps many) are not the drain's.
-    let before = 0
-    const tracker = new DrainTracker(config.jobs, send, {
-      // Outcomes are written in the order handlers finish, so the last job completed means all did;
-      // `count` confirms it.
-      done: async (lastJobId) => (await offload.getJob(lastJobId))?.state === 'completed',
-      count: async () => (await completedJobs(offload)) - before,
-    })
-    offload.task<BenchPayload, void>(OFFLOAD_TASK, {
-      queue: OFFLOAD_QUEUE,
-      run:
-        config.mode === 'drain'
-          ? (_payload, ctx) => tracker.handle(ctx.jobId)
-          : (payload) => {
-              const at = wallNow()
-              send({ type: 'started', seq: payload.seq!, sentAt: payload.sentAt!, at })
-            },
-    })
+    let handle: (payload: BenchPayload, jobId: string) => void = () => {}
+    const task = offload.task<BenchPayload, void>(OFFLOAD_TASK, { queue: OFFLOAD_QUEUE, run: (payload, ctx) => handle(payload, ctx.jobId) })
     await offload.migrate()
-    if (config.mode === 'drain') before = await completedJobs(offload)
+    // Jobs completed before the drain (a store keeping history) are not the drain's.
+    const before = config.mode === 'drain' ? await completedJobs(offload) : 0
     return {
-      start: async () => {
-        tracker.begin()
+      work: async (run) => {
+        handle = run
         await offload.work({ concurrency: config.concurrency, handleSignals: false })
       },
-      stop: async () => {
+      enqueue: (payload) => task.enqueue(payload),
+      completed: async () => (await completedJobs(offload)) - before,
+      // Outcomes are written in the order handlers finish, so the last job completed means all did;
+      // the count confirms it.
+      isCompleted: async (jobId) => (await offload.getJob(jobId))?.state === 'completed',
+      close: async () => {
         await offload.close()
         await stopped()
       },
-      progress: () => tracker.progress(),
     }
   })
 }

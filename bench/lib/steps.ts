@@ -1,0 +1,370 @@
+import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { WorkerChild } from './children.js'
+import { sleep, wallNow, withTimeout } from './clock.js'
+import { CpuMeter } from './cpu.js'
+import { summarise } from './stats.js'
+import type { BenchSystem, Measurement, ScenarioContext, Space, WorkerShape } from '../systems/system.js'
+import type { BenchPayload } from '../workers/names.js'
+import type { LoadReport, WorkerConfig } from '../workers/protocol.js'
+
+export const SCENARIOS = ['sequential', 'bulk', 'drain', 'latency', 'scaling', 'mixed', 'payload'] as const
+export type ScenarioName = (typeof SCENARIOS)[number]
+
+export interface PayloadVariant {
+  bytes: number
+  jobs: number
+  /** Jobs per bulk call. */
+  chunk: number
+}
+
+/** Counts, sizes and limits of one run; `--quick` shrinks them all. */
+export interface Plan {
+  rounds: number
+  /** Jobs per throughput step. */
+  jobs: number
+  /** Jobs per bulk call. */
+  chunk: number
+  /** Drain: one worker process at each of these concurrencies. */
+  concurrencies: number[]
+  /** Concurrency of each worker process in the scaling, mixed, latency and payload steps. */
+  concurrency: number
+  /** Scaling: worker processes sharing one queue. */
+  processes: number[]
+  latency: { jobs: number; spacingMs: number; warmup: number }
+  mixed: { seconds: number; producers: number; loopsPerProducer: number; workers: number }
+  payloads: PayloadVariant[]
+  /** A timed stretch that takes longer is cut and reported as such. */
+  timeLimitMs: number
+  /** Before each step: wait until the machine is this idle (share of all cores busy) … */
+  quietBelow: number
+  /** … but no longer than this. */
+  quietWaitMs: number
+}
+
+export function planFor(quick: boolean, rounds: number | undefined): Plan {
+  const full: Plan = {
+    rounds: rounds ?? 3,
+    jobs: 20_000,
+    chunk: 1_000,
+    concurrencies: [10, 50],
+    concurrency: 50,
+    processes: [1, 2, 4],
+    latency: { jobs: 500, spacingMs: 10, warmup: 20 },
+    mixed: { seconds: 30, producers: 2, loopsPerProducer: 4, workers: 2 },
+    payloads: [
+      { bytes: 1024, jobs: 20_000, chunk: 1_000 },
+      { bytes: 65536, jobs: 2_000, chunk: 100 },
+    ],
+    timeLimitMs: 20_000,
+    quietBelow: 0.25,
+    quietWaitMs: 20_000,
+  }
+  if (!quick) return full
+  // Every scenario and variant, at counts that only prove the harness still works.
+  return {
+    ...full,
+    rounds: rounds ?? 1,
+    jobs: 1_000,
+    latency: { jobs: 40, spacingMs: 10, warmup: 5 },
+    mixed: { ...full.mixed, seconds: 2, producers: 1 },
+    payloads: [
+      { bytes: 1024, jobs: 500, chunk: 100 },
+      { bytes: 65536, jobs: 100, chunk: 50 },
+    ],
+    timeLimitMs: 10_000,
+    quietWaitMs: 1_000,
+  }
+}
+
+/** Runs `scenario` for `system`: a fresh queue per measured stretch, removed after, also on failure. */
+export async function runStep(scenario: ScenarioName, system: BenchSystem, ctx: ScenarioContext, plan: Plan): Promise<Measurement[]> {
+  switch (scenario) {
+    case 'sequential':
+      return [await using(system, ctx, 'sequential', (space) => sequential(space, plan))]
+    case 'bulk':
+      return [await using(system, ctx, 'bulk', (space) => bulk(space, plan.jobs, plan.chunk, plan.timeLimitMs, numbered, `calls of ${plan.chunk.toLocaleString('en-US')}`))]
+    case 'drain': {
+      const rows: Measurement[] = []
+      for (const concurrency of plan.concurrencies) {
+        for (const shape of system.shapes) {
+          rows.push(
+            await using(system, ctx, 'drain', async (space) => {
+              await fill(space, plan.jobs, plan.chunk, numbered)
+              const profile = profileFor(ctx, system, `drain-c${concurrency}`)
+              return drain(system, space, { jobs: plan.jobs, concurrency, processes: 1, shape, timeLimitMs: plan.timeLimitMs, profile }, `c=${concurrency}${shape.suffix}`)
+            }),
+          )
+        }
+      }
+      return rows
+    }
+    case 'latency':
+      return [await using(system, ctx, 'latency', (space) => latency(system, space, plan))]
+    case 'scaling': {
+      const rows: Measurement[] = []
+      for (const processes of plan.processes) {
+        rows.push(
+          await using(system, ctx, 'scaling', async (space) => {
+            await fill(space, plan.jobs, plan.chunk, numbered)
+            const options = { jobs: plan.jobs, concurrency: plan.concurrency, processes, shape: system.shapes[0]!, timeLimitMs: plan.timeLimitMs }
+            return drain(system, space, options, `${processes} process${processes === 1 ? '' : 'es'} × c=${plan.concurrency}`)
+          }),
+        )
+      }
+      return rows
+    }
+    case 'mixed':
+      return [await using(system, ctx, 'mixed', (space) => mixed(system, space, plan))]
+    case 'payload': {
+      const rows: Measurement[] = []
+      for (const variant of plan.payloads) {
+        const size = variant.bytes >= 1024 ? `${variant.bytes / 1024} KiB` : `${variant.bytes} B`
+        const payload = padded(variant.bytes)
+        await using(system, ctx, 'payload', async (space) => {
+          const enqueued = await bulk(space, variant.jobs, variant.chunk, plan.timeLimitMs, payload, `enqueue ${size} (calls of ${variant.chunk})`)
+          rows.push(enqueued)
+          const shape = system.shapes[0]!
+          rows.push(await drain(system, space, { jobs: enqueued.jobs!, concurrency: plan.concurrency, processes: 1, shape, timeLimitMs: plan.timeLimitMs }, `drain ${size}`))
+        })
+      }
+      return rows
+    }
+  }
+}
+
+async function using<T>(system: BenchSystem, ctx: ScenarioContext, step: string, fn: (space: Space) => Promise<T>): Promise<T> {
+  const space = await system.fresh(ctx, step)
+  try {
+    return await fn(space)
+  } finally {
+    await space.remove()
+  }
+}
+
+type PayloadOf = (i: number) => BenchPayload
+
+const numbered: PayloadOf = (i) => ({ i })
+
+/** Payloads of about `bytes` of JSON: incompressible text, so no store gets it cheaper by compressing. */
+function padded(bytes: number): PayloadOf {
+  const pad = randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64').slice(0, Math.max(0, bytes - 24))
+  return (i) => ({ i, pad })
+}
+
+/** Queues `jobs` jobs through the bulk API, untimed. */
+async function fill(space: Space, jobs: number, chunk: number, payload: PayloadOf): Promise<void> {
+  for (let first = 0; first < jobs; first += chunk) {
+    await space.enqueueMany(Array.from({ length: Math.min(chunk, jobs - first) }, (_, k) => payload(first + k)))
+  }
+}
+
+function rateRow(variant: string, jobs: number, target: number, ms: number, cpu: Measurement['cpu']): Measurement {
+  const row: Measurement = { variant, rate: (jobs / ms) * 1000, jobs, ms, partial: jobs < target }
+  if (cpu !== undefined) row.cpu = cpu
+  if (row.partial) row.notes = [`time limit: ${jobs.toLocaleString('en-US')} of ${target.toLocaleString('en-US')} jobs done; the rate is over what was done`]
+  return row
+}
+
+/** One producer awaiting each enqueue in turn. */
+async function sequential(space: Space, plan: Plan): Promise<Measurement> {
+  const meter = new CpuMeter()
+  const started = performance.now()
+  let done = 0
+  while (done < plan.jobs && performance.now() - started < plan.timeLimitMs) {
+    await space.enqueue({ i: done })
+    done++
+  }
+  const ms = performance.now() - started
+  return rateRow('await enqueue, one at a time', done, plan.jobs, ms, meter.stop())
+}
+
+/** Calls of the bulk API of `chunk` jobs each, one awaited after another. */
+async function bulk(space: Space, jobs: number, chunk: number, timeLimitMs: number, payload: PayloadOf, variant: string): Promise<Measurement> {
+  // Built before the clock starts: the figure is the system's, not the payloads' construction.
+  const calls: BenchPayload[][] = []
+  for (let first = 0; first < jobs; first += chunk) calls.push(Array.from({ length: Math.min(chunk, jobs - first) }, (_, k) => payload(first + k)))
+  const meter = new CpuMeter()
+  const started = performance.now()
+  let done = 0
+  for (const call of calls) {
+    if (performance.now() - started >= timeLimitMs) break
+    await space.enqueueMany(call)
+    done += call.length
+  }
+  const ms = performance.now() - started
+  return rateRow(variant, done, jobs, ms, meter.stop())
+}
+
+/**
+ * Spawns `count` processes of `system` and waits until each has connected (untimed). With
+ * `profile`, the first runs under `node --cpu-prof`.
+ */
+async function spawn(system: BenchSystem, count: number, config: WorkerConfig, profile?: { dir: string; name: string }): Promise<WorkerChild[]> {
+  const children = Array.from({ length: count }, (_, i) => new WorkerChild(system.workerScript, config, i === 0 && profile !== undefined ? { cpuProfile: profile } : {}))
+  try {
+    await Promise.all(children.map((child) => child.next('ready', 60_000)))
+    return children
+  } catch (error) {
+    for (const child of children) child.kill()
+    throw error
+  }
+}
+
+interface DrainOptions {
+  jobs: number
+  concurrency: number
+  processes: number
+  shape: WorkerShape
+  timeLimitMs: number
+  /** With `--profile`: where the first worker's CPU profile goes. */
+  profile?: { dir: string; name: string }
+}
+
+/**
+ * The jobs are already queued: start `processes` worker processes at once and time from their
+ * start until the store shows every job completed — jobs durably finished, not merely handed to
+ * a handler. The processes report how many handlers they ran; once those add up, one of them
+ * polls its store until the count is there (a single process does so on its own).
+ */
+async function drain(system: BenchSystem, space: Space, options: DrainOptions, variant: string): Promise<Measurement> {
+  const config: WorkerConfig = { mode: 'drain', jobs: options.jobs, concurrency: options.concurrency, options: { ...space.options, ...options.shape.options } }
+  const children = await spawn(system, options.processes, config, options.profile)
+  let row: Measurement | undefined
+  try {
+    const handled = new Array<number>(children.length).fill(0)
+    let confirmAsked = false
+    let cpu: Measurement['cpu']
+    const meter = new CpuMeter()
+    const finished = new Promise<number>((resolve, reject) => {
+      children.forEach((child, index) => {
+        child.observe((message) => {
+          if (message.type === 'handled') {
+            handled[index] = message.count
+            if (!confirmAsked && children.length > 1 && handled.reduce((sum, count) => sum + count, 0) >= options.jobs) {
+              confirmAsked = true
+              children[0]!.send({ type: 'confirm', jobs: options.jobs })
+            }
+          } else if (message.type === 'completed') {
+            cpu ??= meter.stop()
+          } else if (message.type === 'done' && !message.report.partial) {
+            resolve(message.report.completedAt!)
+          }
+        })
+        // A child that dies rejects its waiters; this one stands for the whole drain.
+        child.next('stopped', options.timeLimitMs + 60_000).then(() => reject(new Error('a worker process stopped during the drain')), reject)
+      })
+    })
+    const startedAt = wallNow()
+    for (const child of children) child.send({ type: 'start' })
+    let timer: NodeJS.Timeout | undefined
+    const cut = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), options.timeLimitMs)
+    })
+    const completedAt = await Promise.race([finished, cut]).finally(() => clearTimeout(timer))
+    if (completedAt === undefined) {
+      const done = handled.reduce((sum, count) => sum + count, 0)
+      row = rateRow(variant, done, options.jobs, options.timeLimitMs, meter.stop())
+      row.notes = [`time limit ${Math.round(options.timeLimitMs / 1000)} s: ${done.toLocaleString('en-US')} of ${options.jobs.toLocaleString('en-US')} handlers ran (not all confirmed completed); the rate is handlers run`]
+      row.partial = true
+    } else {
+      row = rateRow(variant, options.jobs, options.jobs, completedAt - startedAt, cpu)
+    }
+    return row
+  } finally {
+    await Promise.all(children.map((child) => child.stop()))
+    const profile = children[0]?.collectProfile()
+    if (row !== undefined && profile !== undefined) row.profile = profile
+  }
+}
+
+/** Under `--profile`, Offload's drain workers run under the profiler; the file name says which step. */
+function profileFor(ctx: ScenarioContext, system: BenchSystem, name: string): { dir: string; name: string } | undefined {
+  return ctx.profileDir !== undefined && system.name.startsWith('offload') ? { dir: ctx.profileDir, name: `${system.name}-${name}.cpuprofile` } : undefined
+}
+
+/**
+ * Enqueue in the bench process → handler start in a worker process: `jobs` jobs sent
+ * `spacingMs` apart whatever happened to the last (an open loop, as independent producers would),
+ * each stamped with the producer's wall clock; the worker answers with its own at the top of the
+ * handler. Both clocks are the machine's; their offset over IPC is measured and noted.
+ */
+async function latency(system: BenchSystem, space: Space, plan: Plan): Promise<Measurement> {
+  const { jobs, spacingMs, warmup } = plan.latency
+  const [child] = await spawn(system, 1, { mode: 'wakeup', jobs: 0, concurrency: plan.concurrency, options: { ...space.options, ...system.shapes[0]!.options } })
+  try {
+    const clock = await child!.clockOffset()
+    const starts = new Map<number, number>()
+    let all: () => void = () => {}
+    const arrived = new Promise<void>((resolve) => (all = resolve))
+    child!.observe((message) => {
+      if (message.type !== 'started') return
+      starts.set(message.seq, message.at - message.sentAt)
+      if (starts.size === warmup + jobs) all()
+    })
+    child!.send({ type: 'start' })
+    // Let the worker reach its idle wait before the first job.
+    await sleep(250)
+    const meter = new CpuMeter()
+    const began = performance.now()
+    const sends: Promise<unknown>[] = []
+    for (let seq = 0; seq < warmup + jobs; seq++) {
+      const due = began + seq * spacingMs
+      const wait = due - performance.now()
+      if (wait > 0) await sleep(wait)
+      sends.push(space.enqueue({ seq, sentAt: wallNow() }))
+    }
+    await Promise.all(sends)
+    await withTimeout(arrived, 10_000, `all ${warmup + jobs} jobs to start`).catch(() => {})
+    const cpu = meter.stop()
+    const samples = [...starts].filter(([seq]) => seq >= warmup).map(([, ms]) => ms)
+    const row: Measurement = { variant: `${jobs} jobs ${spacingMs} ms apart`, latency: summarise(samples), partial: samples.length < jobs }
+    if (cpu !== undefined) row.cpu = cpu
+    row.notes = [`clocks of the two processes differ by ${clock.offsetMs.toFixed(3)} ± ${clock.uncertaintyMs.toFixed(3)} ms (not corrected)`]
+    if (row.partial) row.notes.push(`${jobs - samples.length} of ${jobs} jobs had not started 10 s after the last was sent`)
+    return row
+  } finally {
+    await child!.stop()
+  }
+}
+
+/**
+ * Producers and workers at once for `seconds`: producer processes each run `loopsPerProducer`
+ * loops of awaited single enqueues (as request handlers would), worker processes run the jobs.
+ * Reports jobs run per second, enqueues acknowledged per second, and enqueue → handler start
+ * under that load.
+ */
+async function mixed(system: BenchSystem, space: Space, plan: Plan): Promise<Measurement> {
+  const { seconds, producers, loopsPerProducer, workers } = plan.mixed
+  const options = { ...space.options, ...system.shapes[0]!.options }
+  const workerProcesses = await spawn(system, workers, { mode: 'mixed', jobs: 0, concurrency: plan.concurrency, options })
+  let producerProcesses: WorkerChild[] = []
+  try {
+    producerProcesses = await spawn(system, producers, { mode: 'produce', jobs: 0, concurrency: loopsPerProducer, options })
+    const all = [...workerProcesses, ...producerProcesses]
+    const reports = all.map((child) => child.next('load', seconds * 1000 + 60_000))
+    const meter = new CpuMeter()
+    const started = performance.now()
+    for (const child of all) child.send({ type: 'start' })
+    await sleep(seconds * 1000)
+    const cpu = meter.stop()
+    const ms = performance.now() - started
+    for (const child of all) child.send({ type: 'stop' })
+    const loads: LoadReport[] = (await Promise.all(reports)).map((message) => message.report)
+    const ran = loads.slice(0, workers).reduce((sum, load) => sum + load.count, 0)
+    const enqueued = loads.slice(workers).reduce((sum, load) => sum + load.count, 0)
+    const row: Measurement = {
+      variant: `${producers} producer process${producers === 1 ? '' : 'es'} × ${loopsPerProducer} loops, ${workers} workers × c=${plan.concurrency}, ${seconds} s`,
+      rate: (ran / ms) * 1000,
+      jobs: ran,
+      ms,
+      latency: summarise(loads.slice(0, workers).flatMap((load) => load.latencies)),
+      partial: false,
+      notes: [`enqueued ${Math.round((enqueued / ms) * 1000).toLocaleString('en-US')} jobs/s; ${Math.max(0, enqueued - ran).toLocaleString('en-US')} waiting or running when stopped`],
+    }
+    if (cpu !== undefined) row.cpu = cpu
+    return row
+  } finally {
+    await Promise.all([...workerProcesses, ...producerProcesses].map((child) => child.stop()))
+  }
+}

@@ -77,7 +77,7 @@ export function renderSvg(results: RunResults): string {
         parts.push(`<line x1="${(LABEL + width(figure.min)).toFixed(1)}" x2="${(LABEL + width(figure.max)).toFixed(1)}" y1="${middle}" y2="${middle}" stroke="#111" stroke-width="1.5"/>`)
       }
       const flag = figure.partial > 0 ? ' (cut)' : figure.disturbed > 0 ? ' (disturbed)' : ''
-      parts.push(`<text x="${LABEL + width(Math.max(figure.median, figure.max)) + 6}" y="${y + BAR - 3}" font-size="11">${escape(formatValue(metric, figure.median) + flag)}</text>`)
+      parts.push(`<text x="${(LABEL + width(Math.max(figure.median, figure.max)) + 6).toFixed(1)}" y="${y + BAR - 3}" font-size="11">${escape(formatValue(metric, figure.median) + flag)}</text>`)
       y += BAR + GAP
     }
   }

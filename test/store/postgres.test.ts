@@ -1,8 +1,8 @@
-import { describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test } from 'vitest'
 import { uuidv7 } from '../../src/ids.js'
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js'
 import type { JobInsert } from '../../src/store/store.js'
-import { dropSchema, PG_URL, schemaName } from '../support/postgres.js'
+import { adminQuery, dropSchema, PG_URL, schemaName } from '../support/postgres.js'
 import { describeStoreConformance } from './conformance.js'
 
 describeStoreConformance({
@@ -62,6 +62,85 @@ describe('PostgresStore wake-ups under a burst of enqueues', () => {
       await producer.close()
       await consumer.close()
       await dropSchema(schema)
+    }
+  })
+})
+
+// What the shared suite leaves to each store: how this one carries a batch to the server (one JSON
+// document of what differs between the jobs, scalars for what they share) must not change a byte.
+describe('PostgresStore enqueue input', () => {
+  const T = 1_700_000_000_000
+  const opened: { store: PostgresStore; schema: string }[] = []
+  afterEach(async () => {
+    for (const { store, schema } of opened.splice(0)) {
+      await store.close()
+      await dropSchema(schema)
+    }
+  })
+  async function migrated(): Promise<{ store: PostgresStore; schema: string }> {
+    const schema = schemaName('input')
+    const store = new PostgresStore({ url: PG_URL, schema, poolSize: 2 })
+    opened.push({ store, schema })
+    await store.migrate()
+    return { store, schema }
+  }
+
+  test('payload and metadata texts are stored exactly as given: spacing, key order, duplicate keys, escapes', async () => {
+    const { store, schema } = await migrated()
+    const payload = '{"b": 1,  "a":"x\\u0000y \\"q\\" \\\\ \\ud83d\\ude00 é", "a": [1 ,2]}'
+    const metadata = '{ "z":"\\u0000", "y" : null }'
+    const job = { ...jobAt(), payload, metadata }
+    await store.jobInsertMany({ jobs: [job, jobAt()], now: T })
+    const [row] = await adminQuery<{ payload: string; metadata: string }>(
+      `SELECT payload::text, metadata::text FROM ${schema}.jobs WHERE id = $1`,
+      [job.id],
+    )
+    expect(row).toEqual({ payload, metadata })
+  })
+
+  test('jobs of one batch that differ in every column each keep their own values', async () => {
+    const { store } = await migrated()
+    const backoff = { type: 'fixed', delay: 250, jitter: 0 } as const
+    const jobs: JobInsert[] = [
+      { ...jobAt(), task: 'a', queue: 'q1', priority: 1, maxAttempts: 2, timeoutMs: 1000, backoff, keyTtlMs: 5000, key: 'k1', metadata: '{"m":1}' },
+      { ...jobAt(), task: 'b', queue: 'q2', priority: -3, maxAttempts: 9, runAt: T + 7000 },
+      { ...jobAt(), task: 'a', queue: 'q1', priority: 1, maxAttempts: 2, timeoutMs: 2000, delayMs: 3000 },
+      { ...jobAt(), task: 'c', queue: 'q1', priority: 0, maxAttempts: 1, runAt: T - 1000 },
+    ]
+    const results = await store.jobInsertMany({ jobs, now: T })
+    expect(results.map((result) => result.state)).toEqual(['queued', 'scheduled', 'scheduled', 'queued'])
+    const got = await Promise.all(jobs.map((job) => store.jobGet({ id: job.id })))
+    expect(got.map((job) => [job?.task, job?.queue, job?.priority, job?.maxAttempts, job?.timeoutMs, job?.backoff, job?.key, job?.metadata, job?.runAt.getTime()])).toEqual([
+      ['a', 'q1', 1, 2, 1000, backoff, 'k1', { m: 1 }, T],
+      ['b', 'q2', -3, 9, undefined, undefined, undefined, {}, T + 7000],
+      ['a', 'q1', 1, 2, 2000, undefined, undefined, {}, T + 3000],
+      ['c', 'q1', 0, 1, undefined, undefined, undefined, {}, T - 1000],
+    ])
+  })
+
+  test('a batch sharing every column but the run time reports each job in its own state', async () => {
+    const { store } = await migrated()
+    const jobs = [{ ...jobAt(), delayMs: 1000 }, jobAt(), { ...jobAt(), delayMs: 1000 }, { ...jobAt(), runAt: T + 1 }]
+    const results = await store.jobInsertMany({ jobs, now: T })
+    expect(results.map((result) => result.state)).toEqual(['scheduled', 'queued', 'scheduled', 'scheduled'])
+    const all = await store.jobInsertMany({ jobs: [{ ...jobAt(), delayMs: 5 }, { ...jobAt(), delayMs: 5 }], now: T })
+    expect(all.map((result) => result.state)).toEqual(['scheduled', 'scheduled'])
+  })
+
+  test('a key holding NUL or a lone surrogate is stored with U+FFFD for it and still finds its holder', async () => {
+    const { store } = await migrated()
+    const keys = [
+      ['nul\u0000key', 'nul\uFFFDkey'],
+      ['lone\ud800high', 'lone\uFFFDhigh'],
+      ['lone\udc00low', 'lone\uFFFDlow'],
+      ['pair\ud83d\ude00ok', 'pair\ud83d\ude00ok'],
+    ]
+    for (const [key, stored] of keys) {
+      const first = { ...jobAt(), key }
+      expect(await store.jobInsertMany({ jobs: [first], now: T })).toEqual([{ id: first.id, state: 'queued', existing: false }])
+      expect(await store.jobInsertMany({ jobs: [{ ...jobAt(), key }], now: T })).toEqual([{ id: first.id, state: 'queued', existing: true }])
+      expect(await store.jobInsertMany({ jobs: [{ ...jobAt(), key: stored }], now: T })).toEqual([{ id: first.id, state: 'queued', existing: true }])
+      expect((await store.jobGet({ id: first.id }))?.key).toBe(stored)
     }
   })
 })

@@ -132,6 +132,7 @@ export class PostgresStore implements Store {
   private readonly listener: PgListener
   private readonly listeners = new Set<(note: StoreNote) => void>()
   private readonly statementNames = new Map<string, string>()
+  private readonly texts = new Map<string, string>()
   private readonly sender: NoteSender
   private readonly inFlight = new Set<Promise<unknown>>()
   /** Joined into every statement that appends events: see `event_horizon` in migrations.ts. */
@@ -310,19 +311,44 @@ export class PostgresStore implements Store {
     if (jobs.length === 0) return []
     const queues = [...new Set(jobs.map((job) => job.queue))]
     const notifyNow = allInside ? queues : this.sender.claimReady(queues)
-    // Inside the application's transaction the event gate is not taken: it would be held until
-    // that transaction ends, however long, and a reader of the log's tail waiting for it would
-    // hold up every other writer meanwhile. The cost: a follower of the whole log that already read
-    // past this event's seq when the transaction commits does not see it (see docs/postgres.md).
-    const rows = await this.rows<{ id: string; state: JobState; queue: string; run_at: Date }>(
+    const { rows, shared } = insertInput(jobs)
+    // One summary row comes back, not a row per job: the ids are ours already, and a batch is
+    // usually all due now. Only a batch that mixes due and scheduled jobs lists the scheduled ones.
+    const summary = (await this.rows<{ scheduled: number; scheduled_ids: string[] | null; due: number | null }>(
       client,
-      `WITH input AS (
-         SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::float8[], $8::int[],
-           $9::bigint[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[]) WITH ORDINALITY
-           AS i(id, task, queue, priority, run_at, delay_ms, max_attempts, timeout_ms, backoff, key, key_ttl_ms, payload, metadata, ord)
+      this.text(allInside ? 'insert-inside' : 'insert', () => this.insertSql(allInside)),
+      [at, rows, ...shared, this.channel, allInside ? '' : this.origin, notifyNow, allInside],
+    ))[0]!
+    const scheduled = summary.scheduled === 0 ? undefined : new Set(summary.scheduled === jobs.length ? jobs.map((job) => job.id) : summary.scheduled_ids)
+    if (scheduled === undefined) for (const queue of queues) notes.ready.add(queue)
+    else for (const job of jobs) if (!scheduled.has(job.id)) notes.ready.add(job.queue)
+    if (summary.due !== null) notes.due = Math.min(notes.due, summary.due)
+    for (const queue of notifyNow) notes.readySent.add(queue)
+    return jobs.map((job) => ({ id: job.id, state: scheduled?.has(job.id) === true ? 'scheduled' : 'queued' }))
+  }
+
+  /**
+   * Jobs with their events in one statement, notifying other processes inside it. The jobs come as
+   * one JSON array of what differs between them (`insertInput`); what the whole batch shares comes
+   * once, as scalars: 13 parallel arrays cost node-pg an escaped element each and the heap a GC.
+   *
+   * Inside the application's transaction (`allInside`) the event gate is not taken: it would be
+   * held until that transaction ends, however long, and a reader of the log's tail waiting for it
+   * would hold up every other writer meanwhile. The cost: a follower of the whole log that already
+   * read past this event's seq when the transaction commits does not see it (see docs/postgres.md).
+   */
+  private insertSql(allInside: boolean): string {
+    const value = (column: SharedColumn): string => `coalesce(i.${column}, $${3 + SHARED_COLUMNS.indexOf(column)}::${INSERT_COLUMNS[column]})`
+    const after = 3 + SHARED_COLUMNS.length
+    return `WITH input AS (
+         SELECT * FROM ROWS FROM (json_to_recordset($2::json) AS (${Object.entries(INSERT_COLUMNS).map(([column, type]) => `${column} ${type}`).join(', ')}))
+           WITH ORDINALITY AS i(${Object.keys(INSERT_COLUMNS).join(', ')}, ord)
        ),
        timed AS (
-         SELECT i.*, coalesce(i.run_at, ${AT} + ${ms('coalesce(i.delay_ms, 0)')}) AS due FROM input i
+         SELECT i.ord, i.id, i.key, i.payload, ${SHARED_COLUMNS.filter((c) => c !== 'run_at' && c !== 'delay_ms').map((c) => `${value(c)} AS ${c}`).join(', ')},
+           CASE WHEN ${value('run_at')} IS NOT NULL THEN to_timestamp(${value('run_at')} / 1000)
+             ELSE ${AT} + ${ms(`coalesce(${value('delay_ms')}, 0)`)} END AS due
+         FROM input i
        ),
        inserted AS (
          INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, timeout_ms, backoff, key,
@@ -338,43 +364,17 @@ export class PostgresStore implements Store {
          ORDER BY seq
        ),
        notified AS (
-         SELECT count(pg_notify($15, p)) AS n FROM (
-           SELECT $16 || '|r|' || queue AS p FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'queued' AND queue = ANY($17::text[])) AS q
+         SELECT count(pg_notify($${after}, p)) AS n FROM (
+           SELECT $${after + 1} || '|r|' || queue AS p FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'queued' AND queue = ANY($${after + 2}::text[])) AS q
            UNION ALL
-           SELECT $16 || '|d|' || ${EPOCH_MS('min(run_at)')} FROM inserted WHERE state = 'scheduled' AND $18 HAVING count(*) > 0
+           SELECT $${after + 1} || '|d|' || ${EPOCH_MS('min(run_at)')} FROM inserted WHERE state = 'scheduled' AND $${after + 3} HAVING count(*) > 0
          ) AS payloads
        )
-       SELECT id, state, queue, run_at FROM inserted, notified`,
-      [
-        at,
-        jobs.map((job) => job.id),
-        jobs.map((job) => job.task),
-        jobs.map((job) => job.queue),
-        jobs.map((job) => job.priority),
-        jobs.map((job) => (job.runAt === undefined ? null : new Date(job.runAt))),
-        jobs.map((job) => job.delayMs ?? null),
-        jobs.map((job) => job.maxAttempts),
-        jobs.map((job) => job.timeoutMs ?? null),
-        jobs.map((job) => (job.backoff === undefined ? null : JSON.stringify(job.backoff))),
-        jobs.map((job) => (job.key === undefined ? null : sanitize(job.key))),
-        jobs.map((job) => job.keyTtlMs ?? null),
-        jobs.map((job) => job.payload),
-        jobs.map((job) => job.metadata ?? null),
-        this.channel,
-        // Notes sent inside the application's transaction carry no origin: this process hears
-        // them at commit like any other, which is exactly when its workers should look.
-        allInside ? '' : this.origin,
-        notifyNow,
-        allInside,
-      ],
-    )
-    const byId = new Map(rows.map((row) => [row.id, row]))
-    for (const row of rows) {
-      if (row.state === 'queued') notes.ready.add(row.queue)
-      else notes.due = Math.min(notes.due, row.run_at.getTime())
-    }
-    for (const queue of notifyNow) notes.readySent.add(queue)
-    return jobs.map((job) => byId.get(job.id)!)
+       SELECT count(*) FILTER (WHERE state = 'scheduled')::int AS scheduled,
+         CASE WHEN count(*) FILTER (WHERE state = 'scheduled') NOT IN (0, count(*)) THEN array_agg(id) FILTER (WHERE state = 'scheduled') END
+           AS scheduled_ids,
+         ${EPOCH_MS("min(run_at) FILTER (WHERE state = 'scheduled')")} AS due
+       FROM inserted, notified`
   }
 
   // ─── Reads ────────────────────────────────────────────────────────────────────────────────────
@@ -1109,6 +1109,19 @@ export class PostgresStore implements Store {
     return (await this.rows<R>(client, text, values))[0]
   }
 
+  /**
+   * A hot statement's text, built once per store: every call then passes the very same string, so
+   * naming it (`statementName`) hashes a few characters of `purpose` rather than kilobytes of SQL.
+   */
+  private text(purpose: string, build: () => string): string {
+    let text = this.texts.get(purpose)
+    if (text === undefined) {
+      text = build()
+      this.texts.set(purpose, text)
+    }
+    return text
+  }
+
   /** Prepared statements, named by their text: each is parsed once per connection. */
   private statementName(text: string): string {
     let name = this.statementNames.get(text)
@@ -1406,9 +1419,82 @@ function keyName(job: JobInsert): string {
   return `${job.task}\u0000${sanitize(job.key ?? '')}`
 }
 
-/** PostgreSQL text cannot hold NUL; free text (error messages, log lines, keys) gets U+FFFD instead. */
+/** The columns of an enqueue's JSON input (`json_to_recordset`), with their SQL types. */
+const INSERT_COLUMNS = {
+  id: 'text',
+  payload: 'text',
+  key: 'text',
+  task: 'text',
+  queue: 'text',
+  priority: 'int',
+  run_at: 'float8',
+  delay_ms: 'float8',
+  max_attempts: 'int',
+  timeout_ms: 'bigint',
+  backoff: 'text',
+  key_ttl_ms: 'bigint',
+  metadata: 'text',
+} as const
+type InsertColumn = keyof typeof INSERT_COLUMNS
+
+/** Columns a batch often shares (one task's jobs): sent once when every job has the same value. */
+const SHARED_VALUES = {
+  task: (job) => job.task,
+  queue: (job) => job.queue,
+  priority: (job) => job.priority,
+  run_at: (job) => job.runAt,
+  delay_ms: (job) => job.delayMs,
+  max_attempts: (job) => job.maxAttempts,
+  timeout_ms: (job) => job.timeoutMs,
+  backoff: (job) => (job.backoff === undefined ? undefined : JSON.stringify(job.backoff)),
+  key_ttl_ms: (job) => job.keyTtlMs,
+  metadata: (job) => job.metadata,
+} satisfies Partial<Record<InsertColumn, (job: JobInsert) => string | number | undefined>>
+type SharedColumn = keyof typeof SHARED_VALUES
+const SHARED_COLUMNS = Object.keys(SHARED_VALUES) as SharedColumn[]
+
+/**
+ * An enqueue's parameters: one JSON array holding each job's id, payload (as a JSON string: the
+ * JSON functions refuse `\u0000` inside nested values, and a string keeps the text exactly as the
+ * runtime wrote it), key, and the columns its batch does not share; and per shared column, the
+ * value all jobs have (NULL for the others, which each job carries, or leaves out for NULL).
+ */
+function insertInput(jobs: readonly JobInsert[]): { rows: string; shared: (string | number | null)[] } {
+  const first = jobs[0]!
+  const varying: SharedColumn[] = []
+  const shared = SHARED_COLUMNS.map((column) => {
+    const read = SHARED_VALUES[column]
+    const value = read(first)
+    for (let i = 1; i < jobs.length; i++) {
+      if (read(jobs[i]!) === value) continue
+      varying.push(column)
+      return null
+    }
+    return value ?? null
+  })
+  const rows = jobs.map((job) => {
+    const row: Partial<Record<InsertColumn, string | number>> = { id: job.id, payload: job.payload }
+    if (job.key !== undefined) row.key = sanitize(job.key)
+    for (const column of varying) {
+      const value = SHARED_VALUES[column](job)
+      if (value !== undefined) row[column] = value
+    }
+    return row
+  })
+  return { rows: JSON.stringify(rows), shared }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
+
+/**
+ * PostgreSQL text cannot hold NUL, nor UTF-8 a lone surrogate; free text (error messages, log lines,
+ * keys) gets U+FFFD for each. node-pg's encoding would turn a lone surrogate into U+FFFD anyway (and
+ * the JSON parser refuse its `\udXXX` escape), but only doing it here makes a key the same string
+ * in this process as in the keys table, so an enqueue finds the job holding it.
+ */
 function sanitize(text: string): string {
-  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text
+  const clean = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text
+  return /[\ud800-\udfff]/.test(clean) ? clean.replace(LONE_SURROGATE, '\uFFFD') : clean
 }
 
 /** FNV-1a, folded to a signed 32-bit integer: the schema's part of the advisory lock keys. */

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
 import { uuidv7 } from '../../src/ids.js'
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import { tempDb } from '../support/temp.js'
 import { describeStoreConformance } from './conformance.js'
@@ -45,5 +46,60 @@ describe("SqliteStore under another connection's write lock", () => {
     const reader = new SqliteStore({ path })
     expect((await reader.jobGet({ id }))?.state).toBe('queued')
     await reader.close()
+  })
+})
+
+describe('SqliteStore schema and batch writes', () => {
+  test('a database at version 1 upgrades: the unused finished-jobs index goes, the jobs stay', async () => {
+    const path = tempDb()
+    const old = new Database(path)
+    old.exec(`CREATE TABLE offload_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`)
+    old.exec(MIGRATIONS[0]!.sql)
+    old.prepare('INSERT INTO offload_migrations VALUES (1, ?, 0)').run(MIGRATIONS[0]!.name)
+    old.close()
+    const store = new SqliteStore({ path })
+    const id = uuidv7()
+    await store.jobInsertMany({ jobs: [{ id, task: 't', queue: 'q', payload: '1', priority: 0, maxAttempts: 1 }] })
+    expect(await store.migrate()).toEqual({ applied: [2], version: 2 })
+    expect((await store.jobGet({ id }))?.state).toBe('queued')
+    await store.close()
+    const check = new Database(path, { readonly: true })
+    const indexes = check.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'offload_jobs'`).pluck().all()
+    check.close()
+    expect(indexes).not.toContain('offload_jobs_finished')
+    expect(indexes).toContain('offload_jobs_ready')
+  })
+
+  test('a batch spanning several multi-row statements keeps input order, around keyed jobs, and logs each job once', async () => {
+    const path = tempDb()
+    const store = new SqliteStore({ path })
+    await store.migrate()
+    const T = 1_700_000_000_000
+    const held = uuidv7(T)
+    await store.jobInsertMany({ jobs: [{ id: held, task: 't', queue: 'q', payload: '0', priority: 0, maxAttempts: 1, key: 'k1' }], now: T })
+    // 300 rows: blocks of 128, 128, 32, 8 and 4 around three keyed jobs, one of them already held.
+    const jobs = Array.from({ length: 300 }, (_, i) => ({
+      id: uuidv7(T),
+      task: 't',
+      queue: 'q',
+      payload: String(i),
+      priority: 0,
+      maxAttempts: 1,
+      ...(i === 5 ? { key: 'k1' } : i === 150 ? { key: 'k2' } : i === 151 ? { key: 'k2' } : {}),
+    }))
+    const results = await store.jobInsertMany({ jobs, now: T })
+    expect(results[5]).toEqual({ id: held, state: 'queued', existing: true })
+    expect(results[150]).toEqual({ id: jobs[150]!.id, state: 'queued', existing: false })
+    expect(results[151]).toEqual({ id: jobs[150]!.id, state: 'queued', existing: true })
+    const created = jobs.filter((_, i) => i !== 5 && i !== 151)
+    expect(results.filter((result) => !result.existing).map((result) => result.id)).toEqual(created.map((job) => job.id))
+
+    const claimed = await store.jobClaim({ queues: ['q'], workerId: 'w', limit: 1000, leaseMs: 1000, now: T })
+    expect(claimed.map((job) => job.id)).toEqual([held, ...created.map((job) => job.id)])
+    expect(claimed.map((job) => job.payload)).toEqual([0, ...created.map((job) => Number(job.payload))])
+    const events = await store.eventList({ limit: 10_000 })
+    expect(events.filter((event) => event.type === 'enqueued').map((event) => event.jobId)).toEqual([held, ...created.map((job) => job.id)])
+    expect(events.filter((event) => event.type === 'started')).toHaveLength(claimed.length)
+    await store.close()
   })
 })

@@ -82,6 +82,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'drop the unused finished-jobs index',
+    // No statement ever read offload_jobs_finished: SQLite uses a partial index only when the
+    // query's WHERE implies the index's, and a bound `state = ?` or `state IN (?)` never implies
+    // `state IN ('completed', 'failed', 'cancelled')`, so listing and pruning by state scan the id
+    // index. Every write paid for it all the same: each insert, claim and completion evaluated its
+    // IN list (about 2 µs a row) and each completion added an entry, a WAL page per commit.
+    sql: `DROP INDEX IF EXISTS offload_jobs_finished;`,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

@@ -88,6 +88,12 @@ interface FinishedRow {
 }
 
 const FINISHED_COLUMNS = 'seq, id, task, queue, attempt, key, key_ttl_ms'
+/** What `jobInsertMany` writes per job, in the order its statements bind them. */
+const JOB_INSERT_COLUMNS = [
+  'id', 'task', 'queue', 'state', 'priority', 'run_at', 'max_attempts', 'timeout_ms', 'backoff', 'key', 'key_ttl_ms', 'payload', 'metadata', 'created_at',
+] as const
+/** The largest multi-row INSERT: 128 × 14 parameters, far below SQLite's limit of 32,766. */
+const INSERT_BLOCK_ROWS = 128
 const UNFINISHED_SQL = `('scheduled', 'queued', 'running', 'retrying')`
 
 /**
@@ -200,57 +206,89 @@ export class SqliteStore implements Store {
   jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
     return this.write((notes) => {
       const at = params.now ?? this.clock()
-      const insert = this.sql(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, max_attempts,
-        timeout_ms, backoff, key, key_ttl_ms, payload, metadata, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      // Inside the write transaction nobody else inserts, and a new row's seq is one more than the
+      // largest: the rows above `before` are exactly this call's, in input order.
+      const before = this.sql('SELECT coalesce(max(seq), 0) FROM offload_jobs').pluck().get() as number
       const keyTake = this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, NULL)')
-      const results: JobInsertResult[] = []
-      const enqueued: [seq: number, state: JobState][] = []
+      const results: JobInsertResult[] = new Array(params.jobs.length)
       const readyQueues = new Set<string>()
       let earliestDue = Infinity
-      for (const job of params.jobs) {
+      let inserted = 0
+      // Rows waiting to go in one multi-row INSERT: a statement per row would cost several times
+      // the row itself. A keyed job goes alone, after them, since it needs its own seq for the key.
+      let values: unknown[] = []
+      for (let i = 0; i < params.jobs.length; i++) {
+        const job = params.jobs[i]!
         if (job.key !== undefined) {
           const holder = this.keyHolder(job.task, job.key, at)
           if (holder !== undefined) {
-            results.push({ ...holder, existing: true })
+            results[i] = { ...holder, existing: true }
             continue
           }
         }
         const runAt = job.runAt ?? at + (job.delayMs ?? 0)
         const state: JobState = runAt > at ? 'scheduled' : 'queued'
-        const seq = Number(
-          insert.run(
-            job.id,
-            job.task,
-            job.queue,
-            state,
-            job.priority,
-            runAt,
-            job.maxAttempts,
-            job.timeoutMs ?? null,
-            job.backoff === undefined ? null : JSON.stringify(job.backoff),
-            job.key ?? null,
-            job.keyTtlMs ?? null,
-            job.payload,
-            job.metadata ?? null,
-            at,
-          ).lastInsertRowid,
+        values.push(
+          job.id,
+          job.task,
+          job.queue,
+          state,
+          job.priority,
+          runAt,
+          job.maxAttempts,
+          job.timeoutMs ?? null,
+          job.backoff === undefined ? null : JSON.stringify(job.backoff),
+          job.key ?? null,
+          job.keyTtlMs ?? null,
+          job.payload,
+          job.metadata ?? null,
+          at,
         )
-        if (job.key !== undefined) keyTake.run(job.task, job.key, seq)
-        enqueued.push([seq, state])
+        inserted++
+        if (job.key !== undefined) {
+          this.insertJobRows(values)
+          values = []
+          keyTake.run(job.task, job.key, before + inserted)
+        }
         if (state === 'queued') readyQueues.add(job.queue)
         else earliestDue = Math.min(earliestDue, runAt)
-        results.push({ id: job.id, state, existing: false })
+        results[i] = { id: job.id, state, existing: false }
       }
-      // One statement for the whole batch's events, in insertion order.
-      if (enqueued.length > 0) {
-        this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
-          SELECT e.value ->> 0, ?, 'enqueued', e.value ->> 1, 0, NULL FROM json_each(?) AS e`).run(at, JSON.stringify(enqueued))
+      this.insertJobRows(values)
+      if (inserted > 0) {
+        // One statement for the whole batch's events, in insertion order.
+        const logged = this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
+          SELECT seq, ?, 'enqueued', state, 0, NULL FROM offload_jobs WHERE seq > ? ORDER BY seq`).run(at, before).changes
+        // SQLite numbers rows max + 1 until seq reaches 2^63 − 1; past that it picks at random, and
+        // the rows of this call could no longer be told apart. Refuse rather than log them wrongly.
+        if (logged !== inserted) throw new OffloadError('STORE_UNAVAILABLE', `${this.description}: job seq numbers are exhausted`)
       }
       for (const queue of readyQueues) notes.push({ kind: 'ready', queue })
       if (earliestDue !== Infinity) notes.push({ kind: 'due', runAt: earliestDue })
       return results
     })
+  }
+
+  /**
+   * Inserts the job rows flattened in `values` (`JOB_INSERT_COLUMNS` each), in order, in blocks of
+   * 128, 64, …, 1 rows: a few cached statements cover every batch size.
+   */
+  private insertJobRows(values: readonly unknown[]): void {
+    const width = JOB_INSERT_COLUMNS.length
+    let rows = values.length / width
+    let offset = 0
+    for (let block = INSERT_BLOCK_ROWS; rows > 0; block >>= 1) {
+      if (rows < block) continue
+      const statement = this.jobInsertStatement(block)
+      for (; rows >= block; rows -= block, offset += block * width) {
+        statement.run(offset === 0 && rows === block ? values : values.slice(offset, offset + block * width))
+      }
+    }
+  }
+
+  private jobInsertStatement(rows: number): Statement {
+    const row = `(${JOB_INSERT_COLUMNS.map(() => '?').join(', ')})`
+    return this.sql(`INSERT INTO offload_jobs (${JOB_INSERT_COLUMNS.join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`)
   }
 
   // ─── Reads ────────────────────────────────────────────────────────────────────────────────────
@@ -325,35 +363,39 @@ export class SqliteStore implements Store {
     if (any === undefined) return []
     return this.write(() => {
       const at = params.now ?? this.clock()
+      // Rows as arrays: better-sqlite3 builds a keyed object per row by setting each property by
+      // name, a microsecond a row for these 15 columns.
       const rows = this.claimStatement(params.queues.length).all(
         params.workerId,
         at + params.leaseMs,
         at,
         ...params.queues.flatMap((queue) => [queue, params.limit]),
         params.limit,
-      ) as (JobRow & { seq: number })[]
+      ) as ClaimRow[]
       rows.sort(claimOrder)
-      this.events(rows, at, 'started', 'running', JSON.stringify({ workerId: params.workerId }))
       const claimed: ClaimedJob[] = new Array(rows.length)
+      const started: [seq: number, attempt: number][] = new Array(rows.length)
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!
+        started[i] = [row[0], row[8]]
         claimed[i] = {
-          id: row.id,
-          task: row.task,
-          queue: row.queue,
-          payload: JSON.parse(row.payload),
-          metadata: row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, Json>),
-          priority: row.priority,
-          attempt: row.attempt,
-          maxAttempts: row.max_attempts,
-          lease: row.lease,
-          timeoutMs: row.timeout_ms ?? undefined,
-          backoff: row.backoff === null ? undefined : (JSON.parse(row.backoff) as ResolvedBackoff),
-          key: row.key ?? undefined,
-          createdAt: new Date(row.created_at),
-          runAt: new Date(row.run_at),
+          id: row[1],
+          task: row[2],
+          queue: row[3],
+          payload: JSON.parse(row[4]),
+          metadata: row[5] === null ? {} : (JSON.parse(row[5]) as Record<string, Json>),
+          priority: row[6],
+          attempt: row[8],
+          maxAttempts: row[9],
+          lease: row[10],
+          timeoutMs: row[11] ?? undefined,
+          backoff: row[12] === null ? undefined : (JSON.parse(row[12]) as ResolvedBackoff),
+          key: row[13] ?? undefined,
+          createdAt: new Date(row[14]),
+          runAt: new Date(row[7]),
         }
       }
+      this.events(started, at, 'started', 'running', JSON.stringify({ workerId: params.workerId }))
       return claimed
     })
   }
@@ -371,7 +413,7 @@ export class SqliteStore implements Store {
       SET state = 'running', attempt = attempt + 1, lease = lease + 1, worker_id = ?, lease_expires_at = ?, started_at = ?
       WHERE seq IN (SELECT seq FROM (${candidates}) ORDER BY priority DESC, run_at, seq LIMIT ?)
       RETURNING seq, id, task, queue, payload, metadata, priority, run_at, attempt, max_attempts, lease, timeout_ms,
-        backoff, key, created_at`)
+        backoff, key, created_at`).raw()
   }
 
   jobHeartbeat(params: JobHeartbeatParams): Promise<LostLease[]> {
@@ -455,16 +497,18 @@ export class SqliteStore implements Store {
         worker_id = NULL, lease_expires_at = NULL
       FROM json_each(?) AS c
       WHERE offload_jobs.id = c.value ->> 0 AND offload_jobs.lease = c.value ->> 1 AND offload_jobs.state = 'running'
-      RETURNING ${FINISHED_COLUMNS}`).all(
-      at,
-      JSON.stringify(completions.map((completion) => [completion.id, completion.lease, completion.result])),
-    ) as FinishedRow[]
-    this.events(rows, at, 'completed', 'completed', null)
+      RETURNING seq, attempt, id, task, key, key_ttl_ms`)
+      .raw()
+      .all(at, JSON.stringify(completions.map((completion) => [completion.id, completion.lease, completion.result]))) as CompletedRow[]
+    const completed: [seq: number, attempt: number][] = new Array(rows.length)
     const done = new Set<string>()
-    for (const row of rows) {
-      done.add(row.id)
-      this.releaseKey(row, at)
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!
+      completed[i] = [row[0], row[1]]
+      done.add(row[2])
+      if (row[4] !== null) this.releaseKey({ seq: row[0], task: row[3], key: row[4], key_ttl_ms: row[5] }, at)
     }
+    this.events(completed, at, 'completed', 'completed', null)
     return done
   }
 
@@ -808,16 +852,10 @@ export class SqliteStore implements Store {
   }
 
   /** The same event for many jobs, in one statement. */
-  private events(rows: readonly { seq: number; attempt: number }[], at: number, type: JobEventType, state: JobState, data: string | null): void {
-    if (rows.length === 0) return
+  private events(jobs: readonly (readonly [seq: number, attempt: number])[], at: number, type: JobEventType, state: JobState, data: string | null): void {
+    if (jobs.length === 0) return
     this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
-      SELECT e.value ->> 0, ?, ?, ?, e.value ->> 1, ? FROM json_each(?) AS e`).run(
-      at,
-      type,
-      state,
-      data,
-      JSON.stringify(rows.map((row) => [row.seq, row.attempt])),
-    )
+      SELECT e.value ->> 0, ?, ?, ?, e.value ->> 1, ? FROM json_each(?) AS e`).run(at, type, state, data, JSON.stringify(jobs))
   }
 
   /** The job holding `key` of `task` at `at`: unfinished, or finished and still inside its `keyTtlMs`. */
@@ -893,8 +931,31 @@ export class SqliteStore implements Store {
   }
 }
 
-function claimOrder(a: JobRow, b: JobRow): number {
-  return b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq
+/** A claimed job as the claim statement returns it, in its RETURNING order. */
+type ClaimRow = [
+  seq: number,
+  id: string,
+  task: string,
+  queue: string,
+  payload: string,
+  metadata: string | null,
+  priority: number,
+  runAt: number,
+  attempt: number,
+  maxAttempts: number,
+  lease: number,
+  timeoutMs: number | null,
+  backoff: string | null,
+  key: string | null,
+  createdAt: number,
+]
+
+/** A completed job as `completeMany` returns it: its event's columns first, then its key's. */
+type CompletedRow = [seq: number, attempt: number, id: string, task: string, key: string | null, keyTtlMs: number | null]
+
+/** Highest priority first, then earliest run time, then oldest: the order of the ready index. */
+function claimOrder(a: ClaimRow, b: ClaimRow): number {
+  return b[6] - a[6] || a[7] - b[7] || a[0] - b[0]
 }
 
 function errorData(error: { name: string; message: string }): Record<string, Json> {

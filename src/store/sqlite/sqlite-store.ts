@@ -16,6 +16,7 @@ import type {
   JobHeartbeatParams,
   JobImportParams,
   JobImportResult,
+  JobInsert,
   JobInsertManyParams,
   JobInsertResult,
   JobListParams,
@@ -214,9 +215,9 @@ export class SqliteStore implements Store {
       const readyQueues = new Set<string>()
       let earliestDue = Infinity
       let inserted = 0
-      // Rows waiting to go in one multi-row INSERT: a statement per row would cost several times
-      // the row itself. A keyed job goes alone, after them, since it needs its own seq for the key.
-      let values: unknown[] = []
+      // Rows waiting to go in multi-row INSERTs: a statement per row would cost several times the
+      // row itself. A keyed job goes alone, after them, since its key row needs its seq.
+      let run: NewJobRow[] = []
       for (let i = 0; i < params.jobs.length; i++) {
         const job = params.jobs[i]!
         if (job.key !== undefined) {
@@ -228,33 +229,19 @@ export class SqliteStore implements Store {
         }
         const runAt = job.runAt ?? at + (job.delayMs ?? 0)
         const state: JobState = runAt > at ? 'scheduled' : 'queued'
-        values.push(
-          job.id,
-          job.task,
-          job.queue,
-          state,
-          job.priority,
-          runAt,
-          job.maxAttempts,
-          job.timeoutMs ?? null,
-          job.backoff === undefined ? null : JSON.stringify(job.backoff),
-          job.key ?? null,
-          job.keyTtlMs ?? null,
-          job.payload,
-          job.metadata ?? null,
-          at,
-        )
         inserted++
-        if (job.key !== undefined) {
-          this.insertJobRows(values)
-          values = []
+        if (job.key === undefined) run.push({ job, state, runAt })
+        else {
+          this.insertJobRows(run, at)
+          run = []
+          this.insertJobRows([{ job, state, runAt }], at)
           keyTake.run(job.task, job.key, before + inserted)
         }
         if (state === 'queued') readyQueues.add(job.queue)
         else earliestDue = Math.min(earliestDue, runAt)
         results[i] = { id: job.id, state, existing: false }
       }
-      this.insertJobRows(values)
+      this.insertJobRows(run, at)
       if (inserted > 0) {
         // One statement for the whole batch's events, in insertion order.
         const logged = this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
@@ -270,24 +257,38 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Inserts the job rows flattened in `values` (`JOB_INSERT_COLUMNS` each), in order, in blocks of
-   * 128, 64, …, 1 rows: a few cached statements cover every batch size.
+   * Inserts `rows` in order, in blocks of 128, 64, …, 1 rows, so a few cached statements cover
+   * every batch size. Rows that differ only in id and payload (an enqueueMany of one task without
+   * per-job options, the usual bulk) bind the other twelve columns once per statement instead of
+   * once per row: binding is a good part of a row's cost.
    */
-  private insertJobRows(values: readonly unknown[]): void {
-    const width = JOB_INSERT_COLUMNS.length
-    let rows = values.length / width
+  private insertJobRows(rows: readonly NewJobRow[], at: number): void {
+    if (rows.length === 0) return
+    const first = rows[0]!
+    const uniform = rows.every((row) => sameColumns(row, first))
+    const width = uniform ? 2 : JOB_INSERT_COLUMNS.length
+    const values: unknown[] = []
+    for (const { job, state, runAt } of rows) {
+      if (uniform) values.push(job.id, job.payload)
+      else values.push(...jobColumns(job, state, runAt, at))
+    }
+    const shared = uniform ? sharedColumns(first, at) : undefined
+    let left = rows.length
     let offset = 0
-    for (let block = INSERT_BLOCK_ROWS; rows > 0; block >>= 1) {
-      if (rows < block) continue
-      const statement = this.jobInsertStatement(block)
-      for (; rows >= block; rows -= block, offset += block * width) {
-        statement.run(offset === 0 && rows === block ? values : values.slice(offset, offset + block * width))
+    for (let block = INSERT_BLOCK_ROWS; left > 0; block >>= 1) {
+      if (left < block) continue
+      const statement = this.jobInsertStatement(block, uniform)
+      for (; left >= block; left -= block, offset += block * width) {
+        const slice = offset === 0 && left === block ? values : values.slice(offset, offset + block * width)
+        if (shared === undefined) statement.run(slice)
+        else statement.run(slice, shared)
       }
     }
   }
 
-  private jobInsertStatement(rows: number): Statement {
-    const row = `(${JOB_INSERT_COLUMNS.map(() => '?').join(', ')})`
+  /** A multi-row INSERT of `rows` jobs; `uniform`: only id and payload per row, the rest named. */
+  private jobInsertStatement(rows: number, uniform: boolean): Statement {
+    const row = `(${JOB_INSERT_COLUMNS.map((column) => (uniform && column !== 'id' && column !== 'payload' ? `@${column}` : '?')).join(', ')})`
     return this.sql(`INSERT INTO offload_jobs (${JOB_INSERT_COLUMNS.join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`)
   }
 
@@ -928,6 +929,68 @@ export class SqliteStore implements Store {
     for (const listener of this.listeners) {
       for (const note of notes) listener(note)
     }
+  }
+}
+
+/** A job `jobInsertMany` writes, with the state and run time it decided. */
+interface NewJobRow {
+  job: JobInsert
+  state: JobState
+  runAt: number
+}
+
+/** Whether two new rows differ in nothing but id and payload. */
+function sameColumns(a: NewJobRow, b: NewJobRow): boolean {
+  return (
+    a.job.task === b.job.task &&
+    a.job.queue === b.job.queue &&
+    a.state === b.state &&
+    a.runAt === b.runAt &&
+    a.job.priority === b.job.priority &&
+    a.job.maxAttempts === b.job.maxAttempts &&
+    a.job.timeoutMs === b.job.timeoutMs &&
+    a.job.backoff === b.job.backoff &&
+    a.job.key === b.job.key &&
+    a.job.keyTtlMs === b.job.keyTtlMs &&
+    a.job.metadata === b.job.metadata
+  )
+}
+
+/** A new row's values in `JOB_INSERT_COLUMNS` order. */
+function jobColumns(job: JobInsert, state: JobState, runAt: number, at: number): unknown[] {
+  return [
+    job.id,
+    job.task,
+    job.queue,
+    state,
+    job.priority,
+    runAt,
+    job.maxAttempts,
+    job.timeoutMs ?? null,
+    job.backoff === undefined ? null : JSON.stringify(job.backoff),
+    job.key ?? null,
+    job.keyTtlMs ?? null,
+    job.payload,
+    job.metadata ?? null,
+    at,
+  ]
+}
+
+/** The named parameters of a uniform insert: every column but id and payload, from one row. */
+function sharedColumns({ job, state, runAt }: NewJobRow, at: number): Record<string, unknown> {
+  return {
+    task: job.task,
+    queue: job.queue,
+    state,
+    priority: job.priority,
+    run_at: runAt,
+    max_attempts: job.maxAttempts,
+    timeout_ms: job.timeoutMs ?? null,
+    backoff: job.backoff === undefined ? null : JSON.stringify(job.backoff),
+    key: job.key ?? null,
+    key_ttl_ms: job.keyTtlMs ?? null,
+    metadata: job.metadata ?? null,
+    created_at: at,
   }
 }
 

@@ -5,9 +5,10 @@
  *
  *   node --import tsx bench/experiments/pg-ab-child.ts '{"src": "...", "mode": "bulk", ...}'
  *
- * Prints one line of JSON: `{ "rate": jobs/s, "ms": …, "cpuMs": this process's CPU over the span }`;
- * `fill` prints `{}`.
+ * Prints one line of JSON: `{ "rate": jobs/s, "ms": …, "cpuMs": this process's CPU over the span }`,
+ * for a drain also `serverMs`, the PostgreSQL server's; `fill` prints `{}`.
  */
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
@@ -28,6 +29,28 @@ interface Config {
 }
 
 type Index = typeof import('../../src/index.js')
+
+/**
+ * CPU milliseconds of every `postgres` process on this machine so far (the server is local and
+ * shared: other clients' queries count too, so compare runs made close together). Clock ticks of
+ * 10 ms from /proc/<pid>/stat.
+ */
+function serverCpuMs(): number {
+  let ticks = 0
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    } catch {
+      continue
+    }
+    if (!stat.includes('(postgres)')) continue
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    ticks += Number(fields[11]) + Number(fields[12])
+  }
+  return ticks * 10
+}
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
 const { createOffload } = (await import(pathToFileURL(join(config.src, 'src/index.ts')).href)) as Index
@@ -94,18 +117,20 @@ async function drain(): Promise<Record<string, number>> {
   offload.task<{ i: number }, void>(TASK, { queue: QUEUE, run: (_payload, ctx) => handled.ran(ctx.jobId) })
   await offload.migrate()
   const cpu = process.cpuUsage()
+  const serverCpu = serverCpuMs()
   const started = performance.now()
   const working = offload.work({ concurrency: config.concurrency ?? 50, handleSignals: false })
   await handled.all
   while ((await offload.getJob(handled.lastId))?.state !== 'completed') await new Promise((resolve) => setTimeout(resolve, 1))
   const ms = performance.now() - started
   const used = process.cpuUsage(cpu)
+  const serverMs = serverCpuMs() - serverCpu
   const counts = await offload.countJobs()
   await offload.close()
   await working
   const completed = counts.find((row) => row.state === 'completed')?.count ?? 0
   if (completed !== config.jobs) throw new Error(`drain: ${completed} of ${config.jobs} completed`)
-  return { rate: (config.jobs / ms) * 1000, ms, cpuMs: (used.user + used.system) / 1000 }
+  return { rate: (config.jobs / ms) * 1000, ms, cpuMs: (used.user + used.system) / 1000, serverMs }
 }
 
 let result: Record<string, number>

@@ -12,7 +12,8 @@
  *     [--only bulk,drain] [--concurrency 50,10] [--bulk-jobs 100000] [--drain-jobs 20000]
  *
  * Schemas `bench_offload_ab_a` and `bench_offload_ab_b`, dropped at the end. Prints each round's
- * figures, then per measure the median, min–max and B/A; also the child's own CPU time.
+ * figures, then per measure the median, min–max and B/A; also the child's own CPU time and, for
+ * drains, the PostgreSQL server's (all of its processes: run on a machine no one else's queries load).
  */
 import { execFile } from 'node:child_process'
 import { loadavg } from 'node:os'
@@ -32,13 +33,20 @@ const DRAIN_JOBS = Number(option('--drain-jobs', '20000'))
 const URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const schemaOf = (version: keyof typeof VERSIONS): string => `bench_offload_ab_${version.toLowerCase()}`
 
-async function measure(version: keyof typeof VERSIONS, config: Record<string, unknown>): Promise<{ rate: number; cpuMs: number }> {
+interface Measured {
+  rate: number
+  cpuMs: number
+  /** Drains: CPU of every postgres process over the span. */
+  serverMs?: number
+}
+
+async function measure(version: keyof typeof VERSIONS, config: Record<string, unknown>): Promise<Measured> {
   const child = { src: VERSIONS[version], url: URL, schema: schemaOf(version), ...config }
   // Bounded: a version that hangs fails the run rather than holding the machine.
   const { stdout } = await execChild(process.execPath, ['--import', 'tsx', 'bench/experiments/pg-ab-child.ts', JSON.stringify(child)], {
     timeout: 180_000,
   })
-  return JSON.parse(stdout.trim().split('\n').pop()!) as { rate: number; cpuMs: number }
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Measured
 }
 
 /** Each measure's figures, one per round, in the order they came. */
@@ -66,9 +74,10 @@ try {
       if (ONLY.includes('drain')) {
         for (const concurrency of CONCURRENCY) {
           await measure(version, { mode: 'fill', jobs: DRAIN_JOBS })
-          const { rate, cpuMs } = await measure(version, { mode: 'drain', jobs: DRAIN_JOBS, concurrency })
+          const { rate, cpuMs, serverMs } = await measure(version, { mode: 'drain', jobs: DRAIN_JOBS, concurrency })
           record(`drain c=${concurrency} jobs/s ${version}`, rate)
           record(`drain c=${concurrency} worker CPU ms ${version}`, cpuMs)
+          record(`drain c=${concurrency} server CPU ms ${version}`, serverMs ?? 0)
           line.push(`drain c=${concurrency} ${version} ${rate.toFixed(0)}`)
         }
       }

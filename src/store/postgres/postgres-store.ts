@@ -591,9 +591,12 @@ export class PostgresStore implements Store {
     })
   }
 
-  /** Completes many jobs, appends their events and frees their keys, in one statement. */
+  /**
+   * Completes many jobs, appends their events and frees their keys, in one statement. Returns the
+   * ids completed. One row comes back: a count, and the ids only when some lease no longer held.
+   */
   private async completeMany(client: Queryable, completions: (JobFinish & { result: string })[], at: Date | null): Promise<Set<string>> {
-    const rows = await this.rows<{ id: string }>(
+    const [row] = await this.rows<{ count: number; ids: string[] | null }>(
       client,
       this.text('complete', () => `WITH input AS (SELECT * FROM unnest($2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS i(id, lease, result, ord)),
        changed AS (
@@ -608,10 +611,10 @@ export class PostgresStore implements Store {
          ORDER BY ord
        ),
        ${this.releaseKeysSql('changed')}
-       SELECT id FROM changed`),
+       SELECT count(*)::int AS count, CASE WHEN count(*) < cardinality($2::text[]) THEN array_agg(id) END AS ids FROM changed`),
       [at, completions.map((c) => c.id), completions.map((c) => c.lease), completions.map((c) => c.result), RUNNING],
     )
-    return new Set(rows.map((row) => row.id))
+    return new Set(row!.count === completions.length ? completions.map((c) => c.id) : row!.ids)
   }
 
   /**

@@ -46,7 +46,7 @@ export interface SqliteStoreOptions {
    * fails with `STORE_BUSY`. @defaultValue 30000
    */
   busyTimeoutMs?: number
-  /** How often to look for other processes' commits while someone listens. @defaultValue 2 */
+  /** Poll for other processes' commits this often where no `-wal` watch hears them (else ≥ 50 ms). @defaultValue 2 */
   changePollMs?: number
 }
 

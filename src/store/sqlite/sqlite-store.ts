@@ -93,8 +93,8 @@ const FINISHED_COLUMNS = 'seq, id, task, queue, attempt, key, key_ttl_ms'
 const JOB_INSERT_COLUMNS = [
   'id', 'task', 'queue', 'state', 'priority', 'run_at', 'max_attempts', 'timeout_ms', 'backoff', 'key', 'key_ttl_ms', 'payload', 'metadata', 'created_at',
 ] as const
-/** The largest multi-row INSERT: 128 × 14 parameters, far below SQLite's limit of 32,766. */
-const INSERT_BLOCK_ROWS = 128
+/** Rows per multi-row INSERT, largest first: 128 × 14 parameters is far below SQLite's limit of 32,766. */
+const INSERT_BLOCK_SIZES = [128, 64, 32, 16, 8, 4, 2, 1] as const
 const UNFINISHED_SQL = `('scheduled', 'queued', 'running', 'retrying')`
 
 /**
@@ -113,6 +113,9 @@ export class SqliteStore implements Store {
   private readonly watcher: ChangeWatcher
   private readonly listeners = new Set<(note: StoreNote) => void>()
   private readonly statements = new Map<string, Statement>()
+  /** `jobInsertStatement`'s, by block size. */
+  private readonly rowInserts: Statement[] = []
+  private readonly uniformInserts: Statement[] = []
   private closed = false
   private closing: Promise<void> | undefined
 
@@ -215,9 +218,11 @@ export class SqliteStore implements Store {
       const readyQueues = new Set<string>()
       let earliestDue = Infinity
       let inserted = 0
-      // Rows waiting to go in multi-row INSERTs: a statement per row would cost several times the
-      // row itself. A keyed job goes alone, after them, since its key row needs its seq.
-      let run: NewJobRow[] = []
+      // Rows waiting to go in multi-row INSERTs, as indexes into params.jobs: a statement per row
+      // would cost several times the row itself. A keyed job goes alone, after them, since its key
+      // row needs its seq.
+      const runAts: number[] = new Array(params.jobs.length)
+      let run: number[] = []
       for (let i = 0; i < params.jobs.length; i++) {
         const job = params.jobs[i]!
         if (job.key !== undefined) {
@@ -227,21 +232,21 @@ export class SqliteStore implements Store {
             continue
           }
         }
-        const runAt = job.runAt ?? at + (job.delayMs ?? 0)
-        const state: JobState = runAt > at ? 'scheduled' : 'queued'
+        const runAt = (runAts[i] = job.runAt ?? at + (job.delayMs ?? 0))
+        const state = stateAt(runAt, at)
         inserted++
-        if (job.key === undefined) run.push({ job, state, runAt })
+        if (job.key === undefined) run.push(i)
         else {
-          this.insertJobRows(run, at)
+          this.insertJobRows(params.jobs, run, runAts, at)
           run = []
-          this.insertJobRows([{ job, state, runAt }], at)
+          this.insertJobRows(params.jobs, [i], runAts, at)
           keyTake.run(job.task, job.key, before + inserted)
         }
         if (state === 'queued') readyQueues.add(job.queue)
         else earliestDue = Math.min(earliestDue, runAt)
         results[i] = { id: job.id, state, existing: false }
       }
-      this.insertJobRows(run, at)
+      this.insertJobRows(params.jobs, run, runAts, at)
       if (inserted > 0) {
         // One statement for the whole batch's events, in insertion order.
         const logged = this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
@@ -257,39 +262,50 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Inserts `rows` in order, in blocks of 128, 64, …, 1 rows, so a few cached statements cover
-   * every batch size. Rows that differ only in id and payload (an enqueueMany of one task without
-   * per-job options, the usual bulk) bind the other twelve columns once per statement instead of
-   * once per row: binding is a good part of a row's cost.
+   * Inserts `jobs[rows[0]]`, `jobs[rows[1]]`, … in order, in blocks of 128, 64, …, 1 rows, so a
+   * few cached statements cover every batch size. Rows that differ only in id and payload (an
+   * enqueueMany of one task without per-job options, the usual bulk) bind the other twelve
+   * columns once per statement instead of once per row: binding is a good part of a row's cost.
    */
-  private insertJobRows(rows: readonly NewJobRow[], at: number): void {
+  private insertJobRows(jobs: readonly JobInsert[], rows: readonly number[], runAts: readonly number[], at: number): void {
     if (rows.length === 0) return
-    const first = rows[0]!
-    const uniform = rows.every((row) => sameColumns(row, first))
-    const width = uniform ? 2 : JOB_INSERT_COLUMNS.length
-    const values: unknown[] = []
-    for (const { job, state, runAt } of rows) {
-      if (uniform) values.push(job.id, job.payload)
-      else values.push(...jobColumns(job, state, runAt, at))
-    }
-    const shared = uniform ? sharedColumns(first, at) : undefined
-    let left = rows.length
-    let offset = 0
-    for (let block = INSERT_BLOCK_ROWS; left > 0; block >>= 1) {
-      if (left < block) continue
-      const statement = this.jobInsertStatement(block, uniform)
-      for (; left >= block; left -= block, offset += block * width) {
-        const slice = offset === 0 && left === block ? values : values.slice(offset, offset + block * width)
-        if (shared === undefined) statement.run(slice)
-        else statement.run(slice, shared)
+    const first = jobs[rows[0]!]!
+    const firstRunAt = runAts[rows[0]!]!
+    let uniform = true
+    for (let k = 1; k < rows.length && uniform; k++) uniform = runAts[rows[k]!] === firstRunAt && sameColumns(jobs[rows[k]!]!, first)
+    const shared = uniform ? sharedColumns(first, firstRunAt, at) : undefined
+    let next = 0
+    for (let size = 0; size < INSERT_BLOCK_SIZES.length; size++) {
+      const block = INSERT_BLOCK_SIZES[size]!
+      if (rows.length - next < block) continue
+      const statement = this.jobInsertStatement(size, uniform)
+      for (; rows.length - next >= block; next += block) {
+        const values: unknown[] = []
+        for (let k = next; k < next + block; k++) {
+          const job = jobs[rows[k]!]!
+          if (uniform) values.push(job.id, job.payload)
+          else values.push(...jobColumns(job, runAts[rows[k]!]!, at))
+        }
+        if (shared === undefined) statement.run(values)
+        else statement.run(values, shared)
       }
     }
   }
 
-  /** A multi-row INSERT of `rows` jobs; `uniform`: only id and payload per row, the rest named. */
-  private jobInsertStatement(rows: number, uniform: boolean): Statement {
-    const row = `(${JOB_INSERT_COLUMNS.map((column) => (uniform && column !== 'id' && column !== 'payload' ? `@${column}` : '?')).join(', ')})`
-    return this.sql(`INSERT INTO offload_jobs (${JOB_INSERT_COLUMNS.join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`)
+  /**
+   * The multi-row INSERT of `INSERT_BLOCK_SIZES[size]` jobs; `uniform`: only id and payload per
+   * row, the other columns named. Kept in an array: as a key of the text-keyed cache, the
+   * statement's text (20 kB for 128 rows) would be built and hashed again on every use.
+   */
+  private jobInsertStatement(size: number, uniform: boolean): Statement {
+    const cache = uniform ? this.uniformInserts : this.rowInserts
+    let statement = cache[size]
+    if (statement === undefined) {
+      const row = `(${JOB_INSERT_COLUMNS.map((column) => (uniform && column !== 'id' && column !== 'payload' ? `@${column}` : '?')).join(', ')})`
+      const rows = Array.from({ length: INSERT_BLOCK_SIZES[size]! }, () => row).join(', ')
+      statement = cache[size] = this.db.prepare(`INSERT INTO offload_jobs (${JOB_INSERT_COLUMNS.join(', ')}) VALUES ${rows}`)
+    }
+    return statement
   }
 
   // ─── Reads ────────────────────────────────────────────────────────────────────────────────────
@@ -942,37 +958,28 @@ export class SqliteStore implements Store {
   }
 }
 
-/** A job `jobInsertMany` writes, with the state and run time it decided. */
-interface NewJobRow {
-  job: JobInsert
-  state: JobState
-  runAt: number
-}
-
-/** Whether two new rows differ in nothing but id and payload. */
-function sameColumns(a: NewJobRow, b: NewJobRow): boolean {
+/** Whether two new jobs differ in nothing `jobInsertMany` writes but id, payload and run time. */
+function sameColumns(a: JobInsert, b: JobInsert): boolean {
   return (
-    a.job.task === b.job.task &&
-    a.job.queue === b.job.queue &&
-    a.state === b.state &&
-    a.runAt === b.runAt &&
-    a.job.priority === b.job.priority &&
-    a.job.maxAttempts === b.job.maxAttempts &&
-    a.job.timeoutMs === b.job.timeoutMs &&
-    a.job.backoff === b.job.backoff &&
-    a.job.key === b.job.key &&
-    a.job.keyTtlMs === b.job.keyTtlMs &&
-    a.job.metadata === b.job.metadata
+    a.task === b.task &&
+    a.queue === b.queue &&
+    a.priority === b.priority &&
+    a.maxAttempts === b.maxAttempts &&
+    a.timeoutMs === b.timeoutMs &&
+    a.backoff === b.backoff &&
+    a.key === b.key &&
+    a.keyTtlMs === b.keyTtlMs &&
+    a.metadata === b.metadata
   )
 }
 
 /** A new row's values in `JOB_INSERT_COLUMNS` order. */
-function jobColumns(job: JobInsert, state: JobState, runAt: number, at: number): unknown[] {
+function jobColumns(job: JobInsert, runAt: number, at: number): unknown[] {
   return [
     job.id,
     job.task,
     job.queue,
-    state,
+    stateAt(runAt, at),
     job.priority,
     runAt,
     job.maxAttempts,
@@ -986,12 +993,12 @@ function jobColumns(job: JobInsert, state: JobState, runAt: number, at: number):
   ]
 }
 
-/** The named parameters of a uniform insert: every column but id and payload, from one row. */
-function sharedColumns({ job, state, runAt }: NewJobRow, at: number): Record<string, unknown> {
+/** The named parameters of a uniform insert: every column but id and payload, from one job. */
+function sharedColumns(job: JobInsert, runAt: number, at: number): Record<string, unknown> {
   return {
     task: job.task,
     queue: job.queue,
-    state,
+    state: stateAt(runAt, at),
     priority: job.priority,
     run_at: runAt,
     max_attempts: job.maxAttempts,
@@ -1002,6 +1009,11 @@ function sharedColumns({ job, state, runAt }: NewJobRow, at: number): Record<str
     metadata: job.metadata ?? null,
     created_at: at,
   }
+}
+
+/** A new job due by `at` is ready; one due later waits, scheduled. */
+function stateAt(runAt: number, at: number): JobState {
+  return runAt > at ? 'scheduled' : 'queued'
 }
 
 /** A claimed job as the claim statement returns it, in its RETURNING order. */

@@ -88,6 +88,8 @@ function inotifyWatches(): number {
   return count
 }
 
+// Linux only: the watch is inotify, and the tests count its watches in /proc. Elsewhere the store
+// polls as before, which the conformance and process suites already cover.
 describe.runIf(process.platform === 'linux')('SQLite wake-ups across processes', () => {
   test("another process's commit wakes a listener with no poll to fall back on; the store's own commits do not", async () => {
     const path = newDatabase()

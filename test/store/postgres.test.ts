@@ -66,8 +66,9 @@ describe('PostgresStore wake-ups under a burst of enqueues', () => {
   })
 })
 
-// What the shared suite leaves to each store: how this one carries a batch to the server (one JSON
-// document of what differs between the jobs, scalars for what they share) must not change a byte.
+// What the shared suite leaves to each store: how this one carries a batch to the server (arrays of
+// ids, payloads and keys; scalars for the columns the jobs share, one JSON document of those they do
+// not) must not change a byte.
 describe('PostgresStore enqueue input', () => {
   const T = 1_700_000_000_000
   const opened: { store: PostgresStore; schema: string }[] = []

@@ -313,13 +313,13 @@ export class PostgresStore implements Store {
     if (jobs.length === 0) return []
     const queues = [...new Set(jobs.map((job) => job.queue))]
     const notifyNow = allInside ? queues : this.sender.claimReady(queues)
-    const { rows, shared } = insertInput(jobs)
+    const input = insertInput(jobs)
     // One summary row comes back, not a row per job: the ids are ours already, and a batch is
     // usually all due now. Only a batch that mixes due and scheduled jobs lists the scheduled ones.
     const summary = (await this.rows<{ scheduled: number; scheduled_ids: string[] | null; due: number | null }>(
       client,
       this.text(allInside ? 'insert-inside' : 'insert', () => this.insertSql(allInside)),
-      [at, rows, ...shared, this.channel, allInside ? '' : this.origin, notifyNow, allInside],
+      [at, input.ids, input.payloads, input.keys, input.varying, ...input.shared, this.channel, allInside ? '' : this.origin, notifyNow, allInside],
     ))[0]!
     const scheduled = summary.scheduled === 0 ? undefined : new Set(summary.scheduled === jobs.length ? jobs.map((job) => job.id) : summary.scheduled_ids)
     if (scheduled === undefined) for (const queue of queues) notes.ready.add(queue)
@@ -330,9 +330,11 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Jobs with their events in one statement, notifying other processes inside it. The jobs come as
-   * one JSON array of what differs between them (`insertInput`); what the whole batch shares comes
-   * once, as scalars: 13 parallel arrays cost node-pg an escaped element each and the heap a GC.
+   * Jobs with their events in one statement, notifying other processes inside it. Ids, payloads and
+   * keys come as arrays; a column the whole batch shares (one task's jobs share most) comes once, as
+   * a scalar, and only the columns that differ between jobs come per job, in one JSON array (NULL
+   * when none do). 13 parallel arrays cost node-pg an escaped element each and the heap a GC; a
+   * JSON document of every column costs the server more to take apart than arrays do.
    *
    * Inside the application's transaction (`allInside`) the event gate is not taken: it would be
    * held until that transaction ends, however long, and a reader of the log's tail waiting for it
@@ -340,17 +342,16 @@ export class PostgresStore implements Store {
    * read past this event's seq when the transaction commits does not see it (see docs/postgres.md).
    */
   private insertSql(allInside: boolean): string {
-    const value = (column: SharedColumn): string => `coalesce(i.${column}, $${3 + SHARED_COLUMNS.indexOf(column)}::${INSERT_COLUMNS[column]})`
-    const after = 3 + SHARED_COLUMNS.length
-    return `WITH input AS (
-         SELECT * FROM ROWS FROM (json_to_recordset($2::json) AS (${Object.entries(INSERT_COLUMNS).map(([column, type]) => `${column} ${type}`).join(', ')}))
-           WITH ORDINALITY AS i(${Object.keys(INSERT_COLUMNS).join(', ')}, ord)
-       ),
-       timed AS (
+    const first = 6
+    const value = (column: SharedColumn): string => `coalesce(v.${column}, $${first + SHARED_COLUMNS.indexOf(column)}::${SHARED_TYPES[column]})`
+    const after = first + SHARED_COLUMNS.length
+    return `WITH timed AS (
          SELECT i.ord, i.id, i.key, i.payload, ${SHARED_COLUMNS.filter((c) => c !== 'run_at' && c !== 'delay_ms').map((c) => `${value(c)} AS ${c}`).join(', ')},
            CASE WHEN ${value('run_at')} IS NOT NULL THEN to_timestamp(${value('run_at')} / 1000)
              ELSE ${AT} + ${ms(`coalesce(${value('delay_ms')}, 0)`)} END AS due
-         FROM input i
+         FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS i(id, payload, key, ord)
+           LEFT JOIN ROWS FROM (json_to_recordset($5::json) AS (${SHARED_COLUMNS.map((c) => `${c} ${SHARED_TYPES[c]}`).join(', ')}))
+             WITH ORDINALITY AS v(${SHARED_COLUMNS.join(', ')}, ord) ON v.ord = i.ord
        ),
        inserted AS (
          INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, timeout_ms, backoff, key,
@@ -1433,25 +1434,10 @@ function keyName(job: JobInsert): string {
   return `${job.task}\u0000${sanitize(job.key ?? '')}`
 }
 
-/** The columns of an enqueue's JSON input (`json_to_recordset`), with their SQL types. */
-const INSERT_COLUMNS = {
-  id: 'text',
-  payload: 'text',
-  key: 'text',
-  task: 'text',
-  queue: 'text',
-  priority: 'int',
-  run_at: 'float8',
-  delay_ms: 'float8',
-  max_attempts: 'int',
-  timeout_ms: 'bigint',
-  backoff: 'text',
-  key_ttl_ms: 'bigint',
-  metadata: 'text',
-} as const
-type InsertColumn = keyof typeof INSERT_COLUMNS
-
-/** Columns a batch often shares (one task's jobs): sent once when every job has the same value. */
+/**
+ * Columns a batch often shares (one task's jobs): sent once when every job has the same value,
+ * else per job in the JSON of what varies. Each with the value a job has, and its SQL type.
+ */
 const SHARED_VALUES = {
   task: (job) => job.task,
   queue: (job) => job.queue,
@@ -1463,17 +1449,35 @@ const SHARED_VALUES = {
   backoff: (job) => (job.backoff === undefined ? undefined : JSON.stringify(job.backoff)),
   key_ttl_ms: (job) => job.keyTtlMs,
   metadata: (job) => job.metadata,
-} satisfies Partial<Record<InsertColumn, (job: JobInsert) => string | number | undefined>>
+} satisfies Record<string, (job: JobInsert) => string | number | undefined>
 type SharedColumn = keyof typeof SHARED_VALUES
 const SHARED_COLUMNS = Object.keys(SHARED_VALUES) as SharedColumn[]
+const SHARED_TYPES: Record<SharedColumn, string> = {
+  task: 'text',
+  queue: 'text',
+  priority: 'int',
+  run_at: 'float8',
+  delay_ms: 'float8',
+  max_attempts: 'int',
+  timeout_ms: 'bigint',
+  backoff: 'text',
+  key_ttl_ms: 'bigint',
+  metadata: 'text',
+}
 
-/**
- * An enqueue's parameters: one JSON array holding each job's id, payload (as a JSON string: the
- * JSON functions refuse `\u0000` inside nested values, and a string keeps the text exactly as the
- * runtime wrote it), key, and the columns its batch does not share; and per shared column, the
- * value all jobs have (NULL for the others, which each job carries, or leaves out for NULL).
- */
-function insertInput(jobs: readonly JobInsert[]): { rows: string; shared: (string | number | null)[] } {
+interface InsertInput {
+  ids: string[]
+  payloads: string[]
+  /** NULL (no array) when no job has a key. */
+  keys: (string | null)[] | null
+  /** JSON: per job, the shared columns whose value differs between jobs (a job leaves out its NULLs); NULL when none differ. */
+  varying: string | null
+  /** Per shared column, the value every job has; NULL where they differ (each job carries its own). */
+  shared: (string | number | null)[]
+}
+
+/** An enqueue's parameters: see `insertSql`. */
+function insertInput(jobs: readonly JobInsert[]): InsertInput {
   const first = jobs[0]!
   const varying: SharedColumn[] = []
   const shared = SHARED_COLUMNS.map((column) => {
@@ -1486,16 +1490,21 @@ function insertInput(jobs: readonly JobInsert[]): { rows: string; shared: (strin
     }
     return value ?? null
   })
-  const rows = jobs.map((job) => {
-    const row: Partial<Record<InsertColumn, string | number>> = { id: job.id, payload: job.payload }
-    if (job.key !== undefined) row.key = sanitize(job.key)
+  const rows = varying.length === 0 ? undefined : jobs.map((job) => {
+    const row: Partial<Record<SharedColumn, string | number>> = {}
     for (const column of varying) {
       const value = SHARED_VALUES[column](job)
       if (value !== undefined) row[column] = value
     }
     return row
   })
-  return { rows: JSON.stringify(rows), shared }
+  return {
+    ids: jobs.map((job) => job.id),
+    payloads: jobs.map((job) => job.payload),
+    keys: jobs.some((job) => job.key !== undefined) ? jobs.map((job) => (job.key === undefined ? null : sanitize(job.key))) : null,
+    varying: rows === undefined ? null : JSON.stringify(rows),
+    shared,
+  }
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g

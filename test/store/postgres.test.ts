@@ -128,13 +128,16 @@ describe('PostgresStore enqueue input', () => {
     expect(all.map((result) => result.state)).toEqual(['scheduled', 'scheduled'])
   })
 
-  test('a key holding NUL or a lone surrogate is stored with U+FFFD for it and still finds its holder', async () => {
+  test('a key is stored as given (NUL and lone surrogates as U+FFFD) and finds its holder', async () => {
     const { store } = await migrated()
     const keys = [
       ['nul\u0000key', 'nul\uFFFDkey'],
       ['lone\ud800high', 'lone\uFFFDhigh'],
       ['lone\udc00low', 'lone\uFFFDlow'],
       ['pair\ud83d\ude00ok', 'pair\ud83d\ude00ok'],
+      // What a text[] literal must quote.
+      ['q"uote\\back{a,b} NULL', 'q"uote\\back{a,b} NULL'],
+      ['NULL', 'NULL'],
     ]
     for (const [key, stored] of keys) {
       const first = { ...jobAt(), key }

@@ -46,7 +46,8 @@ function openDb(autoincrement = true): { db: Db; file: string } {
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
   db.pragma('journal_size_limit = 67108864')
-  let sql = MIGRATIONS[0]!.sql
+  // The store's schema as migrate() leaves it today.
+  let sql = MIGRATIONS.map((migration) => migration.sql).join('\n')
   if (!autoincrement) sql = sql.replace('seq INTEGER PRIMARY KEY AUTOINCREMENT', 'seq INTEGER PRIMARY KEY')
   db.exec(sql)
   return { db, file }
@@ -142,7 +143,7 @@ function drainByHand(jobs: number, variant: Variant, breakdown?: Breakdown): num
   const claim = db.prepare(`UPDATE offload_jobs
       SET state = 'running', attempt = attempt + 1, lease = lease + 1, worker_id = ?, lease_expires_at = ?, started_at = ?
       WHERE seq IN (SELECT seq FROM (SELECT * FROM (SELECT seq, priority, run_at FROM offload_jobs
-        WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, run_at, seq LIMIT ?)) ORDER BY priority DESC, run_at, seq LIMIT ?)
+        WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, run_at, seq LIMIT +?)) ORDER BY priority DESC, run_at, seq LIMIT +?)
       RETURNING seq, id, task, queue, payload, metadata, priority, run_at, attempt, max_attempts, lease, timeout_ms,
         backoff, key, created_at`)
   const event = db.prepare('INSERT INTO offload_events (job_seq, at, type, state, attempt, data) VALUES (?, ?, ?, ?, ?, ?)')

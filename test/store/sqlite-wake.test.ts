@@ -5,13 +5,14 @@
  * where a test must prove that the watch, not the poll, woke the listener.
  */
 import Database from 'better-sqlite3'
-import { readdirSync, readFileSync, readlinkSync, renameSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { uuidv7 } from '../../src/ids.js'
 import { ChangeWatcher } from '../../src/store/sqlite/change-watcher.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import { startAgent, type Agent } from '../support/child.js'
-import { tempDb } from '../support/temp.js'
+import { tempDb, tempDir } from '../support/temp.js'
 
 const WRITER = 'test/store/fixtures/sqlite-writer.ts'
 /** A poll interval that never comes round within a test. */
@@ -129,6 +130,21 @@ describe.runIf(process.platform === 'linux')('SQLite wake-ups across processes',
     await commitIn(writer)
     await second
     expect(changes.count).toBe(2)
+  })
+
+  test('a database opened through a symbolic link is heard where its -wal file really is', async () => {
+    const path = newDatabase()
+    // SQLite follows the link and keeps the -wal file beside the real database, not the link.
+    const link = join(tempDir(), 'linked.db')
+    symlinkSync(path, link)
+    const store = new SqliteStore({ path: link, changePollMs: NEVER })
+    cleanups.push(() => store.close())
+    const changes = new Changes()
+    cleanups.push(store.listen(changes.listener))
+    const writer = await startWriter(path)
+    const woken = changes.next('a commit through the real path')
+    await commitIn(writer)
+    await woken
   })
 
   test('with no watch to set (a rollback-journal database), the poll alone still wakes the listener', async () => {

@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs'
+import { realpathSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import type { Database, Statement } from 'better-sqlite3'
 
@@ -18,6 +18,12 @@ const SETTLE_MS = 50
 const EAGER_NAP_MS = 0.1
 /** A turn of the event loop quicker than this means nothing else is waiting to run. */
 const IDLE_TURN_MS = 0.05
+/**
+ * A commit the poll finds with no WAL write heard for this long means the watch does not hear
+ * writers. Longer than any healthy fsync between a write and its commit, so a slow disk is not
+ * mistaken for a deaf watch.
+ */
+const DEAF_AFTER_MS = 1000
 
 const nap = new Int32Array(new SharedArrayBuffer(4))
 
@@ -42,8 +48,8 @@ const nap = new Int32Array(new SharedArrayBuffer(4))
  * The `data_version` poll stays as the safety net, every `SAFETY_POLL_MS` while the watch is
  * healthy and every `intervalMs` where there is no watch (in-memory databases have no other
  * process to hear, rollback-journal mode, other platforms, a watch that failed). A change that the
- * poll finds with no WAL write seen since its previous tick means the watch misses writes (a
- * filesystem whose writers inotify does not hear): from then on the poll runs every `intervalMs`.
+ * poll finds with no WAL write heard for a second means the watch misses writes (a filesystem
+ * whose writers inotify does not hear): from then on the poll runs every `intervalMs`.
  *
  * All of it runs only while someone listens. Timers and the watch do not keep the process alive;
  * the checks without pause do, for EAGER_MS at most.
@@ -52,7 +58,7 @@ export class ChangeWatcher {
   private readonly version: Statement
   private readonly ownChanges: Statement
   /** The folder and file name of the WAL file, where a watch may tell us of commits. */
-  private readonly wal: { dir: string; name: string } | undefined
+  private readonly wal: { dir: string; name: string } | undefined = undefined
   private last: number
   private lastOwn: number
   private running = false
@@ -85,7 +91,11 @@ export class ChangeWatcher {
     this.last = this.read()
     this.lastOwn = this.ownChanges.get() as number
     const walMode = !db.memory && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal'
-    this.wal = walMode && process.platform === 'linux' ? { dir: dirname(resolve(db.name)), name: `${basename(db.name)}-wal` } : undefined
+    if (walMode && process.platform === 'linux') {
+      // SQLite puts the -wal file beside the database's real path, behind any symbolic link.
+      const file = realPath(db.name)
+      this.wal = { dir: dirname(file), name: `${basename(file)}-wal` }
+    }
   }
 
   start(): void {
@@ -139,11 +149,10 @@ export class ChangeWatcher {
   private readonly poll = (): void => {
     const heard = this.lastWriteAt
     if (!this.check() || this.watcher === undefined || this.watchMisses) return
-    // A commit writes the WAL first. If we heard of no write since before the previous tick (the
-    // follow-ups run SETTLE_MS after one), the watch may have missed it — or the loop was blocked
-    // and its event still waits, since timers run before the loop reads events. The verdict waits
-    // for the events this turn reads.
-    if (performance.now() - heard <= SAFETY_POLL_MS + SETTLE_MS) return
+    // A commit writes the WAL first. If we heard of no write for DEAF_AFTER_MS, the watch missed
+    // it — or the loop was blocked and the event still waits, since timers run before the loop
+    // reads events: the verdict waits for the events this turn reads.
+    if (performance.now() - heard <= DEAF_AFTER_MS) return
     this.verdict = setImmediate(() => {
       this.verdict = undefined
       if (!this.running || this.lastWriteAt !== heard) return
@@ -230,5 +239,13 @@ export class ChangeWatcher {
 
   private read(): number {
     return this.version.get() as number
+  }
+}
+
+function realPath(file: string): string {
+  try {
+    return realpathSync(file)
+  } catch {
+    return resolve(file) // gone already: the watch will hear nothing, and the poll carries on
   }
 }

@@ -71,6 +71,22 @@ class Changes {
   }
 }
 
+/** A store on `path` whose poll never comes round, listened to: only its watch can wake it. */
+function listenWithoutPoll(path: string): { store: SqliteStore; changes: Changes } {
+  const store = new SqliteStore({ path, changePollMs: NEVER })
+  cleanups.push(() => store.close())
+  const changes = new Changes()
+  cleanups.push(store.listen(changes.listener))
+  return { store, changes }
+}
+
+/** Commits in the writer's process and waits for the change note it must cause. */
+async function commitAndHear(writer: Agent, changes: Changes, what: string): Promise<void> {
+  const woken = changes.next(what)
+  await commitIn(writer)
+  await woken
+}
+
 /** The inotify watches this process holds, from /proc: fs.watch handles do not show elsewhere. */
 function inotifyWatches(): number {
   let count = 0
@@ -94,41 +110,29 @@ function inotifyWatches(): number {
 describe.runIf(process.platform === 'linux')('SQLite wake-ups across processes', () => {
   test("another process's commit wakes a listener with no poll to fall back on; the store's own commits do not", async () => {
     const path = newDatabase()
-    const store = new SqliteStore({ path, changePollMs: NEVER })
-    cleanups.push(() => store.close())
+    const { store, changes } = listenWithoutPoll(path)
     await store.migrate()
-    const changes = new Changes()
-    cleanups.push(store.listen(changes.listener))
     const writer = await startWriter(path)
 
     for (let round = 1; round <= 3; round++) {
       // Ours first: it writes the -wal file too, and must not be mistaken for another's commit.
       await store.jobInsertMany({ jobs: [{ id: uuidv7(), task: 't', queue: 'q', payload: '{}', priority: 0, maxAttempts: 1 }] })
-      const woken = changes.next(`commit ${round}`)
-      await commitIn(writer)
-      await woken
+      await commitAndHear(writer, changes, `commit ${round}`)
       expect(changes.count).toBe(round)
     }
   })
 
   test('keeps hearing other processes after the -wal file is renamed away and back', async () => {
     const path = newDatabase()
-    const store = new SqliteStore({ path, changePollMs: NEVER })
-    cleanups.push(() => store.close())
-    const changes = new Changes()
-    cleanups.push(store.listen(changes.listener))
+    const { changes } = listenWithoutPoll(path)
     const writer = await startWriter(path)
 
-    const first = changes.next('the first commit')
-    await commitIn(writer)
-    await first
+    await commitAndHear(writer, changes, 'the first commit')
     // Leaves the path and comes back (same file, so both connections stay consistent): a watch
     // on the file's name must still report its writes afterwards.
     renameSync(`${path}-wal`, `${path}-wal.away`)
     renameSync(`${path}-wal.away`, `${path}-wal`)
-    const second = changes.next('a commit after the rename')
-    await commitIn(writer)
-    await second
+    await commitAndHear(writer, changes, 'a commit after the rename')
     expect(changes.count).toBe(2)
   })
 
@@ -137,14 +141,8 @@ describe.runIf(process.platform === 'linux')('SQLite wake-ups across processes',
     // SQLite follows the link and keeps the -wal file beside the real database, not the link.
     const link = join(tempDir(), 'linked.db')
     symlinkSync(path, link)
-    const store = new SqliteStore({ path: link, changePollMs: NEVER })
-    cleanups.push(() => store.close())
-    const changes = new Changes()
-    cleanups.push(store.listen(changes.listener))
-    const writer = await startWriter(path)
-    const woken = changes.next('a commit through the real path')
-    await commitIn(writer)
-    await woken
+    const { changes } = listenWithoutPoll(link)
+    await commitAndHear(await startWriter(path), changes, 'a commit through the real path')
   })
 
   test('with no watch to set (a rollback-journal database), the poll alone still wakes the listener', async () => {
@@ -157,10 +155,7 @@ describe.runIf(process.platform === 'linux')('SQLite wake-ups across processes',
     watcher.start()
     cleanups.push(() => watcher.stop())
     expect(inotifyWatches()).toBe(before)
-    const writer = await startWriter(path, 'delete')
-    const woken = changes.next('a commit in rollback mode')
-    await commitIn(writer)
-    await woken
+    await commitAndHear(await startWriter(path, 'delete'), changes, 'a commit in rollback mode')
   })
 
   test('the watch lives while someone listens and goes with the last listener and with close', async () => {

@@ -29,6 +29,13 @@ export function childMain(setup: (config: WorkerConfig, send: Send) => Promise<W
   const send: Send = (message) => {
     if (process.connected) process.send!(message)
   }
+  // A large message (a mixed worker's latency samples) is still being written when the channel is
+  // closed right after: the last messages wait for their write before the child disconnects.
+  const flushed = (message: FromChild): Promise<void> =>
+    new Promise((resolve) => {
+      if (process.connected) process.send!(message, undefined, {}, () => resolve())
+      else resolve()
+    })
   const fail = (error: unknown): void => {
     send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) })
     setTimeout(() => process.exit(1), 50).unref()
@@ -68,9 +75,9 @@ export function childMain(setup: (config: WorkerConfig, send: Send) => Promise<W
           const progress = hooks?.progress?.()
           if (progress !== undefined && progress.partial) send({ type: 'done', report: progress })
           const last = await hooks?.finish?.()
-          if (last !== undefined) send(last)
+          if (last !== undefined) await flushed(last)
           await hooks?.stop()
-          send({ type: 'stopped' })
+          await flushed({ type: 'stopped' })
           // Leave the rest to exit: the parent waits for it, and a lingering handle must not hang the run.
           setTimeout(() => process.exit(0), 20).unref()
           process.disconnect?.()

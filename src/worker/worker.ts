@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { performance } from 'node:perf_hooks'
 import { backoffDelay, DEFAULT_BACKOFF } from '../backoff.js'
 import { isOffloadError, isPermanentError, isSnoozeError, JobAbortError, OffloadError, type AbortKind } from '../errors.js'
 import { randomId } from '../ids.js'
@@ -15,6 +16,8 @@ export interface WorkerSettings {
   queues: readonly string[]
   concurrency: number
   batchSize: number
+  /** Most jobs claimed ahead of free slots; 0 turns claiming ahead off. */
+  prefetch: number
   leaseMs: number
   heartbeatMs: number
   pollMs: number
@@ -23,6 +26,8 @@ export interface WorkerSettings {
 
 interface Execution {
   job: ClaimedJob
+  /** `performance.now()` when the handler was called. */
+  startedAt: number
   /** Made on first use of `ctx.signal`: most handlers never look at it, and each costs ~1 µs. */
   controller: AbortController | undefined
   /** Why the job was aborted, kept for a signal made after the abort. */
@@ -97,8 +102,13 @@ export class Worker {
   /** Resolves when the worker has stopped and handed back or finished every job it held. */
   readonly done: Promise<void>
   private readonly executions = new Map<string, Execution>()
-  /** Leases held: running jobs and jobs whose outcome is not yet written. Heartbeats cover both. */
+  /** Jobs claimed ahead, in claim order, waiting for a slot; their leases are held and renewed. */
+  private readonly ahead = new Map<string, ClaimedJob>()
+  /** Leases held: jobs claimed ahead, running jobs and jobs whose outcome is not yet written. Heartbeats cover all. */
   private readonly leases = new Map<string, number>()
+  /** Moving averages, ms: a handler's run (call → settle) and a claim's round trip. */
+  private runMs: number | undefined
+  private claimMs: number | undefined
   private readonly finishes: Batcher<JobFinish>
   private readonly notes: Batcher<JobNote>
   private readonly unlisten: () => void
@@ -165,6 +175,7 @@ export class Worker {
         for (const id of note.ids) {
           const execution = this.executions.get(id)
           if (execution !== undefined) this.abort(execution, 'cancelled')
+          else this.dropAhead(id)
         }
         break
     }
@@ -190,13 +201,15 @@ export class Worker {
     // Outcomes not yet written count against the slots beyond one batch of them: when the store
     // falls behind, claiming on would pile up jobs that ran but are not recorded (a crash would
     // run them all again) and make every next write bigger and slower.
-    const unwritten = Math.max(0, this.finishes.unwritten - this.settings.concurrency)
-    const free = this.settings.concurrency - this.executions.size - unwritten
-    if (this.stopping !== undefined || free <= 0) return
-    const limit = Math.min(free, this.settings.batchSize)
+    // Enough to fill the free slots and keep `aheadTarget()` jobs waiting behind them.
+    const target = this.aheadTarget()
+    const wanted = this.freeSlots() + target - this.ahead.size
+    if (this.stopping !== undefined || wanted <= 0) return
+    const limit = Math.min(wanted, this.settings.batchSize + target)
     this.claiming = true
     this.claimAgain = false
     let jobs: ClaimedJob[]
+    const claimStarted = performance.now()
     try {
       jobs = await this.store.jobClaim({
         queues: this.settings.queues,
@@ -204,6 +217,7 @@ export class Worker {
         limit,
         leaseMs: this.settings.leaseMs,
       })
+      this.claimMs = average(this.claimMs, performance.now() - claimStarted)
       this.claimFailures = 0
     } catch (error) {
       this.claiming = false
@@ -225,16 +239,59 @@ export class Worker {
       }
       return
     }
-    for (const job of jobs) this.start(job)
+    for (const job of jobs) {
+      this.leases.set(job.id, job.lease)
+      this.ahead.set(job.id, job)
+    }
+    this.startAhead()
     if (jobs.length === limit || this.claimAgain) this.requestClaim()
+  }
+
+  /**
+   * Slots a job may start in: `concurrency` less the jobs running, and less the outcomes not yet
+   * written beyond `concurrency + prefetch` of them — when the store falls behind, starting on
+   * would pile up jobs that ran but are not recorded (a crash would run them all again) and make
+   * every next write bigger and slower.
+   */
+  private freeSlots(): number {
+    const unwritten = Math.max(0, this.finishes.unwritten - this.settings.concurrency - this.settings.prefetch)
+    return this.settings.concurrency - this.executions.size - unwritten
+  }
+
+  /**
+   * How many jobs to hold claimed ahead of free slots: as many as the handlers finish during one
+   * claim round trip, so a slot that frees finds its next job already here instead of waiting for
+   * the store — and a job claimed ahead waits about one round trip, no more. Short handlers get up
+   * to `prefetch`; handlers slower than a round trip get none (and nothing is held from other
+   * workers). Nothing until a handler has run: there is no estimate yet.
+   */
+  private aheadTarget(): number {
+    if (this.settings.prefetch === 0 || this.runMs === undefined || this.claimMs === undefined) return 0
+    const perRoundTrip = (this.settings.concurrency * this.claimMs) / Math.max(this.runMs, 0.001)
+    return Math.min(this.settings.prefetch, Math.floor(perRoundTrip))
+  }
+
+  /** Starts jobs claimed ahead, in claim order, while there are slots. */
+  private startAhead(): void {
+    let free = this.freeSlots()
+    for (const [id, job] of this.ahead) {
+      if (free <= 0) break
+      this.ahead.delete(id)
+      this.start(job)
+      free--
+    }
+  }
+
+  /** A job claimed ahead is no longer ours (cancelled, lease lost): forget it without running it. */
+  private dropAhead(id: string): void {
+    if (this.ahead.delete(id)) this.leases.delete(id)
   }
 
   // ─── Running ──────────────────────────────────────────────────────────────────────────────────
 
   private start(job: ClaimedJob): void {
-    const execution: Execution = { job, controller: undefined, reason: undefined, timer: undefined, done: false }
+    const execution: Execution = { job, startedAt: performance.now(), controller: undefined, reason: undefined, timer: undefined, done: false }
     this.executions.set(job.id, execution)
-    this.leases.set(job.id, job.lease)
     const task = this.tasks.get(job.task)
     if (task === undefined) {
       this.settle(execution, false, new OffloadError('UNKNOWN_TASK', `task '${job.task}' is not defined in worker ${this.id}`, { task: job.task }))
@@ -262,6 +319,7 @@ export class Worker {
       }
       return
     }
+    this.runMs = average(this.runMs, performance.now() - execution.startedAt)
     this.finish(execution, ok ? this.completion(execution.job, value) : this.failure(execution.job, value))
   }
 
@@ -298,12 +356,16 @@ export class Worker {
     if (finish === undefined) this.leases.delete(execution.job.id)
     else this.finishes.add(finish, this.outcomeWritten)
     if (this.executions.size === 0) for (const wake of this.idleWaiters.splice(0)) wake()
+    this.startAhead()
     this.requestClaim()
   }
 
-  /** A claim held back by unwritten outcomes may go ahead once they are written. */
+  /** Jobs held back by unwritten outcomes may start, and claims go ahead, once they are written. */
   private readonly outcomeWritten = (): void => {
-    if (this.finishes.unwritten <= this.settings.concurrency) this.requestClaim()
+    if (this.finishes.unwritten <= this.settings.concurrency + this.settings.prefetch) {
+      this.startAhead()
+      this.requestClaim()
+    }
   }
 
   private abort(execution: Execution, kind: AbortKind): void {
@@ -343,6 +405,7 @@ export class Worker {
       const lost = await this.store.jobHeartbeat({ leases, leaseMs: this.settings.leaseMs })
       for (const { id, state } of lost) {
         this.leases.delete(id)
+        this.ahead.delete(id)
         const execution = this.executions.get(id)
         if (execution !== undefined) this.abort(execution, state === 'cancelled' ? 'cancelled' : 'lease-lost')
       }
@@ -355,10 +418,17 @@ export class Worker {
 
   // ─── Shutdown ─────────────────────────────────────────────────────────────────────────────────
 
+  /** Jobs claimed ahead never started: back to the queue, their attempt not spent. */
+  private releaseAhead(): void {
+    for (const job of this.ahead.values()) this.finishes.add({ id: job.id, lease: job.lease, outcome: 'released' })
+    this.ahead.clear()
+  }
+
   private async shutdown(graceMs: number): Promise<void> {
     clearInterval(this.pollTimer)
     if (this.claimRetryTimer !== undefined) clearTimeout(this.claimRetryTimer)
     this.unlisten()
+    this.releaseAhead()
     if (this.executions.size > 0) {
       let graceTimer: NodeJS.Timeout | undefined
       await Promise.race([
@@ -380,6 +450,11 @@ export class Worker {
     this.notes.close()
     this.resolveDone()
   }
+}
+
+/** A moving average that follows the last few dozen samples. */
+function average(current: number | undefined, sample: number): number {
+  return current === undefined ? sample : current + (sample - current) / 16
 }
 
 const ABORT_MESSAGES: Record<AbortKind, (job: ClaimedJob) => string> = {

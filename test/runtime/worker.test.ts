@@ -7,6 +7,7 @@ import {
   type JobContext,
   type Offload,
   type OffloadConfig,
+  type Store,
   type WorkOptions,
 } from '../../src/index.js'
 import { openStore } from '../../src/store/open-store.js'
@@ -398,36 +399,104 @@ describe.each(STORE_KINDS)('%s store', (_name, storeOfKind) => {
   })
 })
 
-test('while outcomes cannot be written, a worker stops claiming after one batch of them', async () => {
-  const store = openStore(`sqlite:${tempDb()}`)
-  let release!: () => void
-  const writable = new Promise<void>((resolve) => (release = resolve))
-  const claimed: number[] = []
-  // The store stalls every outcome write until released, as a slow or unreachable database would.
-  const stalling = Object.create(store, {
-    jobFinishMany: { value: async (params: Parameters<typeof store.jobFinishMany>[0]) => (await writable, store.jobFinishMany(params)) },
+/** `store` with every claim counted: how many jobs it handed out so far. */
+function countingClaims(store: Store): { store: Store; claimed: () => number } {
+  let claimed = 0
+  const counting = Object.create(store, {
     jobClaim: {
-      value: async (params: Parameters<typeof store.jobClaim>[0]) => {
+      value: async (params: Parameters<Store['jobClaim']>[0]) => {
         const jobs = await store.jobClaim(params)
-        claimed.push(jobs.length)
+        claimed += jobs.length
         return jobs
       },
     },
+  }) as Store
+  return { store: counting, claimed: () => claimed }
+}
+
+test('while outcomes cannot be written, a worker starts no job beyond concurrency + prefetch of them', async () => {
+  const store = openStore(`sqlite:${tempDb()}`)
+  let release!: () => void
+  const writable = new Promise<void>((resolve) => (release = resolve))
+  const counted = countingClaims(store)
+  // The store stalls every outcome write until released, as a slow or unreachable database would.
+  const stalling = Object.create(counted.store, {
+    jobFinishMany: { value: async (params: Parameters<typeof store.jobFinishMany>[0]) => (await writable, store.jobFinishMany(params)) },
   }) as typeof store
   offload = createOffload({ store: stalling, logger: false })
   let ran = 0
   const task = offload.task('quick', { run: async () => void ran++ })
-  const handles = await task.enqueueMany(Array.from({ length: 12 }, () => ({ payload: undefined })))
-  await offload.work({ concurrency: 2, handleSignals: false, pollInterval: '1h' })
-  // Two run and wait to be written, two more may run meanwhile (one batch ahead), then nothing.
-  while (ran < 4) await new Promise((resolve) => setTimeout(resolve, 5))
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  expect(ran).toBe(4)
-  expect(claimed.reduce((sum, n) => sum + n, 0)).toBe(4)
-  release()
+  const handles = await task.enqueueMany(Array.from({ length: 20 }, () => ({ payload: undefined })))
+  try {
+    await offload.work({ concurrency: 2, prefetch: 2, handleSignals: false, pollInterval: '1h' })
+    // Four outcomes may wait (concurrency + prefetch), two more run meanwhile, then nothing starts;
+    // at most `prefetch` more are held claimed.
+    while (ran < 6) await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(ran).toBe(6)
+    expect(counted.claimed() - ran).toBeLessThanOrEqual(2)
+  } finally {
+    release()
+  }
   await Promise.all(handles.map((handle) => handle.result({ timeout: '10s' })))
-  expect(ran).toBe(12)
+  expect(ran).toBe(20)
   await offload.close({ grace: 0 })
   offload = undefined
   await store.close()
+})
+
+describe.each(STORE_KINDS)('claiming ahead, %s store', (_name, storeOfKind) => {
+  beforeEach(() => {
+    newStore = storeOfKind
+  })
+
+  test('fast handlers: jobs are claimed ahead of the free slot, and handed back unspent when the worker stops', async () => {
+    const instance = setup()
+    let ran = 0
+    let unblock!: () => void
+    const blocked = new Promise<void>((resolve) => (unblock = resolve))
+    const task = instance.task('fast', {
+      run: async (_payload: undefined, ctx: JobContext) => {
+        // The 30th job holds the only slot until the worker stops.
+        if (++ran === 30) await Promise.race([blocked, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))])
+      },
+    })
+    const handles = await task.enqueueMany(Array.from({ length: 60 }, () => ({ payload: undefined })))
+    const worker = await instance.work({ concurrency: 1, prefetch: 5, handleSignals: false, pollInterval: '1h', maintenance: false })
+    while (ran < 30) await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(ran).toBe(30)
+    const running = (await instance.listJobs({ state: 'running', limit: 100 })).jobs
+    // The blocked job and the ones claimed ahead of it, no more than `prefetch` of those.
+    expect(running.length).toBeGreaterThan(1)
+    expect(running.length).toBeLessThanOrEqual(6)
+    await worker.stop({ graceMs: 0 })
+    unblock()
+    for (const job of running) {
+      const after = await instance.getJob(job.id)
+      expect(after?.state).toBe('queued')
+      // Handed back without spending the attempt the claim took.
+      expect(after?.attempt).toBe(0)
+    }
+    expect((await instance.listJobs({ state: 'running' })).jobs).toHaveLength(0)
+    expect(handles).toHaveLength(60)
+  })
+
+  test('slow handlers: nothing is claimed ahead', async () => {
+    const store = openStore(newStore())
+    const counted = countingClaims(store)
+    offload = createOffload({ store: counted.store, logger: false })
+    let started = 0
+    const task = offload.task('slow', { run: async () => void (started++, await new Promise((resolve) => setTimeout(resolve, 100))) })
+    await task.enqueueMany(Array.from({ length: 10 }, () => ({ payload: undefined })))
+    await offload.work({ concurrency: 2, prefetch: 50, handleSignals: false, pollInterval: '1h', maintenance: false })
+    // Once the first jobs finished (an estimate exists), every job claimed is a job running.
+    while (started < 5) await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(counted.claimed()).toBe(started)
+    await offload.close({ grace: 0 })
+    offload = undefined
+    await store.close()
+  })
+
 })

@@ -69,7 +69,7 @@ async function dropSchema(): Promise<void> {
   }
 }
 
-function open(): { offload: ReturnType<Index['createOffload']>; task: ReturnType<ReturnType<Index['createOffload']>['task']> } {
+function open(): { offload: ReturnType<Index['createOffload']>; task: import('../../src/index.js').Task<{ i: number }, void> } {
   const offload = createOffload({ store: storeUrl, logger: false })
   return { offload, task: offload.task<{ i: number }, void>(TASK, { queue: QUEUE, run: () => {} }) }
 }

@@ -7,6 +7,8 @@ export type WriteOp<T> = (notes: StoreNote[]) => T
 
 interface Pending {
   run: WriteOp<unknown>
+  /** Its commit must be on disk before the caller hears of it (see `submit`). */
+  durable: boolean
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
   deadline: number
@@ -24,6 +26,12 @@ interface Pending {
  * Each op runs in its own savepoint, so an op that throws (a job not found, a bad state) is
  * rolled back and rejected alone while the rest of the batch commits.
  *
+ * A batch of nothing but claims commits without its fsync: a claim acknowledges nothing to anyone.
+ * Its WAL frames reach the disk with the next durable commit — the claimed job's outcome, at the
+ * latest, since the WAL is synced whole — so an outcome is never on disk without its claim. A
+ * power cut before then only takes the claim back: the job is queued again, as it was, and runs
+ * again, which at-least-once allows. (A process crash loses nothing: the frames are in the OS.)
+ *
  * When another process holds the write lock past SQLite's short busy wait, the batch is retried
  * on a timer rather than by blocking the event loop, until `busyTimeoutMs` has passed for the
  * oldest op; only then does a caller see `STORE_BUSY`.
@@ -39,7 +47,7 @@ export class GroupCommit {
   private readonly runBatch: Transaction<(ops: Pending[], notes: StoreNote[]) => void>
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly busyTimeoutMs: number,
     private readonly onNotes: (notes: StoreNote[]) => void,
   ) {
@@ -59,11 +67,16 @@ export class GroupCommit {
     })
   }
 
-  submit<T>(run: WriteOp<T>): Promise<T> {
+  /**
+   * Runs `run` in this turn's transaction. `durable: false` (claims) lets a batch of such ops
+   * alone commit without an fsync; any other op in the batch makes the whole commit durable.
+   */
+  submit<T>(run: WriteOp<T>, options: { durable: boolean } = { durable: true }): Promise<T> {
     if (this.closed) return Promise.reject(closedError())
     return new Promise<T>((resolve, reject) => {
       this.pending.push({
         run,
+        durable: options.durable,
         resolve: resolve as (value: unknown) => void,
         reject,
         deadline: Date.now() + this.busyTimeoutMs,
@@ -110,8 +123,15 @@ export class GroupCommit {
     const ops = this.pending
     this.pending = []
     const notes: StoreNote[] = []
+    const relaxed = !ops.some((op) => op.durable)
     try {
-      this.runBatch.immediate(ops, notes)
+      // SQLite applies this pragma when the statement is compiled, so it cannot be a cached one.
+      if (relaxed) this.db.exec('PRAGMA synchronous = NORMAL')
+      try {
+        this.runBatch.immediate(ops, notes)
+      } finally {
+        if (relaxed) this.db.exec('PRAGMA synchronous = FULL')
+      }
     } catch (error) {
       for (const op of ops) {
         op.failed = false

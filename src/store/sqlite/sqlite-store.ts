@@ -101,6 +101,9 @@ const UNFINISHED_SQL = `('scheduled', 'queued', 'running', 'retrying')`
 // every time it runs with a new binding — 4 µs for a one-line query, some 35 µs for the claim, most
 // of the claim of one job. As an expression the limit is only evaluated at run time.
 
+/** A claim needs no fsync of its own: the claimed job's outcome syncs it (see GroupCommit). */
+const CLAIM = { durable: false }
+
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
  * before any promise resolves. Writes from the whole process go through one `GroupCommit`; reads
@@ -419,7 +422,7 @@ export class SqliteStore implements Store {
       }
       this.events(started, at, 'started', 'running', JSON.stringify({ workerId: params.workerId }))
       return claimed
-    })
+    }, CLAIM)
   }
 
   /**
@@ -921,9 +924,10 @@ export class SqliteStore implements Store {
     return statement
   }
 
-  private write<T>(op: (notes: StoreNote[]) => T): Promise<T> {
+  /** `durable: false` only for claims: see GroupCommit. */
+  private write<T>(op: (notes: StoreNote[]) => T, options?: { durable: boolean }): Promise<T> {
     if (this.closed) return Promise.reject(new OffloadError('CLOSED', 'the store is closed'))
-    return this.writes.submit(op).catch((error: unknown) => {
+    return this.writes.submit(op, options).catch((error: unknown) => {
       throw sqliteError(error, this.description)
     })
   }

@@ -16,6 +16,11 @@ export interface CpuSplit {
   cores: number
   /** This bench process and its descendants. */
   nodeMs: number
+  /**
+   * The busiest of those processes alone: a Node process runs its JavaScript (and better-sqlite3's
+   * calls) on one thread, so one near a whole core is bound by that thread, however idle the rest.
+   */
+  busiestNodeMs?: number
   /** Server processes by name, summed over their processes. */
   serverMs: Record<string, number>
   /** The machine's busy time not accounted for above. */
@@ -104,14 +109,18 @@ export class CpuMeter {
     }
     const ours = family(process.pid, after.processes)
     let nodeMs = 0
+    let busiestNodeMs = 0
     const serverMs: Record<string, number> = {}
     for (const [pid, now] of after.processes) {
-      if (ours.has(pid)) nodeMs += spent(pid, now)
-      else if ((SERVER_NAMES as readonly string[]).includes(now.name)) serverMs[now.name] = (serverMs[now.name] ?? 0) + spent(pid, now)
+      if (ours.has(pid)) {
+        const ms = spent(pid, now)
+        nodeMs += ms
+        busiestNodeMs = Math.max(busiestNodeMs, ms)
+      } else if ((SERVER_NAMES as readonly string[]).includes(now.name)) serverMs[now.name] = (serverMs[now.name] ?? 0) + spent(pid, now)
     }
     const busy = after.machineBusyMs - this.before.machineBusyMs
     const accounted = nodeMs + Object.values(serverMs).reduce((sum, ms) => sum + ms, 0)
-    return { spanMs: after.at - this.before.at, cores: cpus().length, nodeMs, serverMs, otherMs: Math.max(0, busy - accounted), machineBusyMs: busy }
+    return { spanMs: after.at - this.before.at, cores: cpus().length, nodeMs, busiestNodeMs, serverMs, otherMs: Math.max(0, busy - accounted), machineBusyMs: busy }
   }
 }
 

@@ -18,6 +18,8 @@ export interface BenchOptions {
   rounds: number | undefined
   publish: boolean
   profile: boolean
+  /** Render the report of an earlier run's JSON instead of measuring. */
+  from: string | undefined
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--only ${SYSTEMS.join(',')}] [--scenario ${SCENARIOS.join(',')}] [--publish] [--profile]
@@ -30,10 +32,12 @@ const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--only ${SYSTEMS.
   --scenario   run only these scenarios (default: all)
   --publish    also write the report and chart into docs/benchmarks.md and docs/benchmarks.svg
   --profile    run Offload's drain workers under node --cpu-prof; profiles go to
-               bench/results/profiles/<run>/ and the figures carry the profiler's overhead`
+               bench/results/profiles/<run>/ and the figures carry the profiler's overhead
+  --from       render the report, chart (and with --publish, the docs) of an earlier run's
+               bench/results/<time>.json again, measuring nothing`
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, only: [], scenarios: [], rounds: undefined, publish: false, profile: false }
+  const options: BenchOptions = { quick: false, only: [], scenarios: [], rounds: undefined, publish: false, profile: false, from: undefined }
   const list = (value: string | undefined, allowed: readonly string[], flag: string): string[] => {
     if (value === undefined) throw new Error(`${flag} needs a value\n\n${USAGE}`)
     const items = value.split(',').map((item) => item.trim()).filter(Boolean)
@@ -53,6 +57,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--profile':
         options.profile = true
         break
+      case '--from': {
+        const file = inline ?? argv[++i]
+        if (file === undefined) throw new Error(`--from needs a results file\n\n${USAGE}`)
+        options.from = file
+        break
+      }
       case '--rounds': {
         const value = Number(inline ?? argv[++i])
         if (!Number.isInteger(value) || value < 1 || value > 20) throw new Error('--rounds needs a whole number from 1 to 20')
@@ -137,8 +147,22 @@ async function publish(report: string, svgFile: string): Promise<void> {
   await copyFile(svgFile, join(REPO_ROOT, 'docs', 'benchmarks.svg'))
 }
 
+/** `--from`: the report, chart and docs of a run already measured. */
+async function rerender(file: string, publishing: boolean): Promise<void> {
+  const results = JSON.parse(await readFile(file, 'utf8')) as RunResults
+  if (results.version !== 2) throw new Error(`${file} is not a results file of this bench (version ${String(results.version)})`)
+  results.figures = aggregate(results.steps)
+  const report = renderReport(results)
+  console.log(report)
+  const base = file.replace(/\.json$/, '')
+  await writeFile(`${base}.md`, report + '\n')
+  await writeFile(`${base}.svg`, renderSvg(results))
+  if (publishing) await publish(report, `${base}.svg`)
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const options = parseArgs(argv)
+  if (options.from !== undefined) return rerender(options.from, options.publish)
   const plan = planFor(options.quick, options.rounds)
   const startedAt = new Date()
   const runId = startedAt.toISOString().replace(/[:.]/g, '-')

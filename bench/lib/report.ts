@@ -41,7 +41,7 @@ export interface Figure {
   partial: number
   disturbed: number
   /** Median CPU by process class, in cores (CPU ms per ms of the span). */
-  cores?: { node: number; servers: Record<string, number>; other: number; busy: number; of: number }
+  cores?: { node: number; busiestNode?: number; servers: Record<string, number>; other: number; busy: number; of: number }
 }
 
 export interface RunResults {
@@ -127,8 +127,10 @@ function medianCores(all: CpuSplit[]): Figure['cores'] {
   if (all.length === 0) return undefined
   const per = (pick: (cpu: CpuSplit) => number): number => median(all.map((cpu) => pick(cpu) / cpu.spanMs))
   const names = [...new Set(all.flatMap((cpu) => Object.keys(cpu.serverMs)))]
+  const withBusiest = all.filter((cpu) => cpu.busiestNodeMs !== undefined)
   return {
     node: per((cpu) => cpu.nodeMs),
+    ...(withBusiest.length > 0 ? { busiestNode: median(withBusiest.map((cpu) => cpu.busiestNodeMs! / cpu.spanMs)) } : {}),
     servers: Object.fromEntries(names.map((name) => [name, per((cpu) => cpu.serverMs[name] ?? 0)])),
     other: per((cpu) => cpu.otherMs),
     busy: per((cpu) => cpu.machineBusyMs),
@@ -232,8 +234,12 @@ export function coresText(cores: Figure['cores']): string {
   const parts = [`node ${cores.node.toFixed(2)}`]
   for (const [name, value] of Object.entries(cores.servers)) if (value >= 0.005) parts.push(`${name === 'redis-server' ? 'redis' : name} ${value.toFixed(2)}`)
   if (cores.other >= 0.005) parts.push(`other ${cores.other.toFixed(2)}`)
-  // Nearly every core busy: the step was bound by CPU; otherwise by waiting (round trips, fsync, timers).
-  const bound = cores.busy >= 0.85 * cores.of ? 'CPU-bound' : `waiting (${Math.round((cores.busy / cores.of) * 100)}% busy)`
+  // Nearly every core busy: the step was bound by CPU; one Node process near a whole core: by that
+  // process's thread; otherwise by waiting (round trips, fsync, timers).
+  const bound =
+    cores.busy >= 0.85 * cores.of ? 'CPU-bound'
+    : (cores.busiestNode ?? 0) >= 0.85 ? `one Node process's thread (${cores.busiestNode!.toFixed(2)} core)`
+    : `waiting (${Math.round((cores.busy / cores.of) * 100)}% busy)`
   return `${parts.join(' · ')} — ${bound}`
 }
 
@@ -275,10 +281,15 @@ function scenarioSection(results: RunResults, scenario: ScenarioName): string | 
       ])
     }
   }
-  const notes = results.steps
-    .filter((step) => step.scenario === scenario)
-    .flatMap((step) => step.rows.flatMap((row) => (row.notes ?? []).map((note) => `${SHORT[step.system]}, ${row.variant}, round ${step.round}: ${note}`)))
-  const unique = [...new Set(notes.map((note) => note.replace(/, round \d+:/, ':')))]
+  // One note per system and variant, from the first round that has one: the flags count the rest.
+  const noted = new Map<string, string>()
+  for (const step of results.steps.filter((step) => step.scenario === scenario)) {
+    for (const row of step.rows) {
+      const key = `${step.system}\u0000${row.variant}`
+      if (!noted.has(key) && (row.notes ?? []).length > 0) noted.set(key, `${SHORT[step.system]}, ${row.variant} (round ${step.round}): ${row.notes!.join('; ')}`)
+    }
+  }
+  const unique = [...noted.values()]
   return [
     `### ${TITLES[scenario]}`,
     '',

@@ -94,8 +94,9 @@ export function defaultWorkerId(): string {
  *
  * The loop is driven by events, not a timer: a finished job, a store note (a job became ready
  * here or in another process) or the fallback poll asks for a claim, and requests coalesce so one
- * claim fetches as many jobs as there are free slots. Outcomes and progress go through batchers,
- * so with many jobs finishing together they cost one store round trip.
+ * claim fetches as many jobs as there are free slots — plus, for handlers faster than a claim's
+ * round trip, a few claimed ahead (`aheadTarget`). Outcomes and progress go through batchers, so
+ * with many jobs finishing together they cost one store round trip.
  */
 export class Worker {
   readonly id: string
@@ -198,9 +199,6 @@ export class Worker {
 
   private readonly claim = async (): Promise<void> => {
     this.claimScheduled = false
-    // Outcomes not yet written count against the slots beyond one batch of them: when the store
-    // falls behind, claiming on would pile up jobs that ran but are not recorded (a crash would
-    // run them all again) and make every next write bigger and slower.
     // Enough to fill the free slots and keep `aheadTarget()` jobs waiting behind them.
     const target = this.aheadTarget()
     const wanted = this.freeSlots() + target - this.ahead.size

@@ -501,6 +501,11 @@ export class PostgresStore implements Store {
    * Each queue's best candidates come from its own range of the partial ready index; locked ones
    * (another worker is claiming them) are skipped, never waited for. Rows come back in claim order,
    * with their times as epoch milliseconds: a worker parses no timestamp text on its hot path.
+   *
+   * A claim commits without waiting for its WAL flush (`synchronous_commit` off for this statement's
+   * transaction alone): it acknowledges nothing to anyone, and the claimed job's outcome commits
+   * with the flush on, which writes the log up to that point — the claim included. A server crash
+   * before then only takes the claim back: the job is queued again and runs again.
    */
   private claimSql(): string {
     return `WITH picked AS (
@@ -522,10 +527,11 @@ export class PostgresStore implements Store {
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
          SELECT seq, ${AT}, 'started', 'running', attempt, $6::json FROM claimed${this.eventGate}
          ORDER BY priority DESC, run_at, seq
-       )
+       ),
+       relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
        SELECT id, task, queue, payload, metadata, priority, attempt, max_attempts, lease, timeout_ms, backoff, key,
          ${FLOOR_MS('run_at')} AS run_ms, ${FLOOR_MS('created_at')} AS created_ms
-       FROM claimed ORDER BY priority DESC, run_at, seq`
+       FROM claimed CROSS JOIN relaxed ORDER BY priority DESC, run_at, seq`
   }
 
   jobHeartbeat(params: JobHeartbeatParams): Promise<LostLease[]> {

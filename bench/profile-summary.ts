@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { SourceMap, type SourceMapPayload } from 'node:module'
 import { basename } from 'node:path'
+import { sourceMapsFileFor } from './lib/source-maps.js'
 
 interface CallFrame {
   functionName: string
@@ -79,7 +80,7 @@ function pct(part: number, whole: number): string {
 
 function summarise(file: string, top: number): string {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
-  resolvePositions(profile, file.replace(/\.cpuprofile$/, '') + '.sourcemaps.json')
+  resolvePositions(profile, sourceMapsFileFor(file))
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const parent = new Map<number, number>()
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)

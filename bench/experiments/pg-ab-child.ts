@@ -8,11 +8,11 @@
  * Prints one line of JSON: `{ "rate": jobs/s, "ms": …, "cpuMs": this process's CPU over the span }`,
  * for a drain also `serverMs`, the PostgreSQL server's; `fill` prints `{}`.
  */
-import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import pg from 'pg'
+import { CpuMeter } from '../lib/cpu.js'
 
 interface Config {
   /** A folder holding Offload's `src/`. */
@@ -29,28 +29,6 @@ interface Config {
 }
 
 type Index = typeof import('../../src/index.js')
-
-/**
- * CPU milliseconds of every `postgres` process on this machine so far (the server is local and
- * shared: other clients' queries count too, so compare runs made close together). Clock ticks of
- * 10 ms from /proc/<pid>/stat.
- */
-function serverCpuMs(): number {
-  let ticks = 0
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue
-    let stat: string
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    } catch {
-      continue
-    }
-    if (!stat.includes('(postgres)')) continue
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    ticks += Number(fields[11]) + Number(fields[12])
-  }
-  return ticks * 10
-}
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
 const { createOffload } = (await import(pathToFileURL(join(config.src, 'src/index.ts')).href)) as Index
@@ -117,14 +95,16 @@ async function drain(): Promise<Record<string, number>> {
   offload.task<{ i: number }, void>(TASK, { queue: QUEUE, run: (_payload, ctx) => handled.ran(ctx.jobId) })
   await offload.migrate()
   const cpu = process.cpuUsage()
-  const serverCpu = serverCpuMs()
+  // Every postgres process's CPU (the server is local and shared: other clients' queries count
+  // too, so compare runs made close together).
+  const server = new CpuMeter()
   const started = performance.now()
   const working = offload.work({ concurrency: config.concurrency ?? 50, handleSignals: false })
   await handled.all
   while ((await offload.getJob(handled.lastId))?.state !== 'completed') await new Promise((resolve) => setTimeout(resolve, 1))
   const ms = performance.now() - started
   const used = process.cpuUsage(cpu)
-  const serverMs = serverCpuMs() - serverCpu
+  const serverMs = server.stop()?.serverMs.postgres ?? NaN
   const counts = await offload.countJobs()
   await offload.close()
   await working

@@ -41,7 +41,7 @@ interface Snapshot {
   machineBusyMs: number
 }
 
-export const SERVER_NAMES = ['postgres', 'redis-server'] as const
+const SERVER_NAMES = ['postgres', 'redis-server'] as const
 
 /** Clock ticks per second for /proc/<pid>/stat; 100 on every Linux the bench is likely to meet. */
 const TICKS_PER_SECOND = 100

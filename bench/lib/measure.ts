@@ -1,11 +1,7 @@
-import { writeFile } from 'node:fs/promises'
-import { Session } from 'node:inspector/promises'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { sleep, wallNow, withTimeout } from './clock.js'
 import { WorkerChild } from './children.js'
 import { CpuMeter, type CpuSplit } from './cpu.js'
-import { sourceMapsFileFor, writeSourceMaps } from './source-maps.js'
 import { summarise, type LatencySummary } from './stats.js'
 import type { ScenarioContext } from '../systems/system.js'
 import type { WorkerConfig } from '../workers/protocol.js'
@@ -163,35 +159,5 @@ export async function drainInChild(
     return result
   } finally {
     child.kill()
-  }
-}
-
-/**
- * Runs `fn` under the V8 sampling profiler of this process when `--profile` is on, writing
- * `<name>.cpuprofile`; the figures of a profiled run carry the profiler's overhead.
- */
-export async function profiled<T extends { profile?: string }>(ctx: ScenarioContext, name: string, fn: () => Promise<T>): Promise<T> {
-  if (ctx.profileDir === undefined) return fn()
-  const file = join(ctx.profileDir, `${name}.cpuprofile`)
-  const session = new Session()
-  session.connect()
-  try {
-    await session.post('Profiler.enable')
-    // 200 µs rather than V8's 1 ms: scenarios last about a second, and a thousand samples are few.
-    await session.post('Profiler.setSamplingInterval', { interval: 200 })
-    await session.post('Profiler.start')
-    let result: T
-    try {
-      result = await fn()
-    } finally {
-      const { profile } = await session.post('Profiler.stop')
-      await writeFile(file, JSON.stringify(profile))
-      writeSourceMaps(sourceMapsFileFor(file))
-      ctx.log(`    profile: ${file}`)
-    }
-    result.profile = file
-    return result
-  } finally {
-    session.disconnect()
   }
 }

@@ -88,13 +88,9 @@ export async function runStep(scenario: ScenarioName, system: BenchSystem, ctx: 
       const rows: Measurement[] = []
       for (const concurrency of plan.concurrencies) {
         for (const shape of system.shapes) {
-          rows.push(
-            await using(system, ctx, 'drain', async (space) => {
-              await fill(space, plan.jobs, plan.chunk, numbered)
-              const profile = profileFor(ctx, system, `drain-c${concurrency}`)
-              return drain(system, space, { jobs: plan.jobs, concurrency, processes: 1, shape, timeLimitMs: plan.timeLimitMs, profile }, `c=${concurrency}${shape.suffix}`)
-            }),
-          )
+          const profile = profileFor(ctx, system, `drain-c${concurrency}`)
+          const options = { jobs: plan.jobs, concurrency, processes: 1, shape, timeLimitMs: plan.timeLimitMs, profile }
+          rows.push(await filledDrain(system, ctx, 'drain', plan, options, `c=${concurrency}${shape.suffix}`))
         }
       }
       return rows
@@ -104,13 +100,8 @@ export async function runStep(scenario: ScenarioName, system: BenchSystem, ctx: 
     case 'scaling': {
       const rows: Measurement[] = []
       for (const processes of plan.processes) {
-        rows.push(
-          await using(system, ctx, 'scaling', async (space) => {
-            await fill(space, plan.jobs, plan.chunk, numbered)
-            const options = { jobs: plan.jobs, concurrency: plan.concurrency, processes, shape: system.shapes[0]!, timeLimitMs: plan.timeLimitMs }
-            return drain(system, space, options, `${processes} process${processes === 1 ? '' : 'es'} × c=${plan.concurrency}`)
-          }),
-        )
+        const options = { jobs: plan.jobs, concurrency: plan.concurrency, processes, shape: system.shapes[0]!, timeLimitMs: plan.timeLimitMs }
+        rows.push(await filledDrain(system, ctx, 'scaling', plan, options, `${processes} process${processes === 1 ? '' : 'es'} × c=${plan.concurrency}`))
       }
       return rows
     }
@@ -140,6 +131,14 @@ async function using<T>(system: BenchSystem, ctx: ScenarioContext, step: string,
   } finally {
     await space.remove()
   }
+}
+
+/** A fresh queue filled with `options.jobs` numbered jobs (untimed), then drained. */
+function filledDrain(system: BenchSystem, ctx: ScenarioContext, step: string, plan: Plan, options: DrainOptions, variant: string): Promise<Measurement> {
+  return using(system, ctx, step, async (space) => {
+    await fill(space, options.jobs, plan.chunk, numbered)
+    return drain(system, space, options, variant)
+  })
 }
 
 type PayloadOf = (i: number) => BenchPayload

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { BULLMQ_PREFIX, REDIS } from '../workers/names.js'
-import type { BenchSystem, ScenarioContext, Space } from './system.js'
+import { setUpOrRemove, type BenchSystem, type ScenarioContext, type Space } from './system.js'
 
 /**
  * BullMQ on the local Redis. Redis here runs without RDB or AOF persistence, so an acknowledged
@@ -46,12 +46,7 @@ export class BullmqSystem implements BenchSystem {
         await queue.close()
       }
     }
-    try {
-      await queue.waitUntilReady()
-    } catch (error) {
-      await remove()
-      throw error
-    }
+    await setUpOrRemove(() => queue.waitUntilReady(), remove)
     return {
       options: { queue: name },
       enqueue: (payload) => queue.add('noop', payload),

@@ -2,7 +2,7 @@ import { makeWorkerUtils } from 'graphile-worker'
 import { GRAPHILE_SCHEMA, GRAPHILE_TASK, PG_URL } from '../workers/names.js'
 import { graphileLogger } from '../workers/graphile-config.js'
 import { dropSchema, postgresVersion } from './postgres.js'
-import type { BenchSystem, ScenarioContext, Space } from './system.js'
+import { setUpOrRemove, type BenchSystem, type ScenarioContext, type Space } from './system.js'
 
 /** Graphile Worker 0.17 on the local PostgreSQL (synchronous_commit on: acknowledged jobs are durable). */
 export class GraphileSystem implements BenchSystem {
@@ -37,12 +37,7 @@ export class GraphileSystem implements BenchSystem {
         await dropSchema(GRAPHILE_SCHEMA)
       }
     }
-    try {
-      await utils.migrate()
-    } catch (error) {
-      await remove()
-      throw error
-    }
+    await setUpOrRemove(() => utils.migrate(), remove)
     return {
       options: {},
       enqueue: (payload) => utils.addJob(GRAPHILE_TASK, payload),

@@ -19,11 +19,10 @@ export class OffloadPgSystem extends OffloadStoreSystem {
   readonly name = 'offload-pg'
   readonly title = 'Offload (PostgreSQL)'
   readonly durableAcks = 'yes: an enqueue resolves after its COMMIT returns (PostgreSQL with fsync and synchronous_commit on)'
-  readonly shapes = [{ suffix: '', options: {} }]
   readonly settings = {
     store: `createOffload({ store: '${storeUrl(OFFLOAD_PG_SCHEMA)}', logger: false }), library defaults: pool of 10, NOTIFY debounce 5 ms; schema dropped and recreated per step`,
     enqueue: 'task.enqueue(payload); bulk: task.enqueueMany(items) (one INSERT … SELECT FROM unnest per call)',
-    worker: 'offload.work({ concurrency, handleSignals: false }) in its own process (batchSize = concurrency, maintenance on)',
+    worker: this.workerSetting,
     wakeup: 'LISTEN/NOTIFY (the NOTIFY is sent inside the enqueue transaction)',
   }
 

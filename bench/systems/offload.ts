@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { createOffload, type Offload, type Task } from '../../src/index.js'
 import { OFFLOAD_QUEUE, OFFLOAD_TASK, type BenchPayload as OffloadPayload } from '../workers/names.js'
-import type { BenchSystem, ScenarioContext, Space, SystemName, WorkerShape } from './system.js'
+import { setUpOrRemove, type BenchSystem, type ScenarioContext, type Space, type SystemName } from './system.js'
 
 export interface Instance {
   offload: Offload
@@ -36,7 +36,9 @@ export abstract class OffloadStoreSystem implements BenchSystem {
   abstract readonly durableAcks: string
   abstract readonly settings: Record<string, string>
   readonly workerScript = 'bench/workers/offload.ts'
-  abstract readonly shapes: readonly WorkerShape[]
+  readonly shapes = [{ suffix: '', options: {} }]
+  /** The same worker on every store: `settings.worker` of both. */
+  protected readonly workerSetting = 'offload.work({ concurrency, handleSignals: false }) in its own process (batchSize = concurrency, maintenance on)'
 
   abstract probe(): Promise<Record<string, string>>
   /** A new empty store for `step`, not yet migrated: its URL, and how to delete it. */
@@ -44,14 +46,7 @@ export abstract class OffloadStoreSystem implements BenchSystem {
 
   async fresh(ctx: ScenarioContext, step: string): Promise<Space> {
     const store = await this.freshStore(ctx, step)
-    let instance: Instance
-    try {
-      instance = await open(store.url)
-    } catch (error) {
-      await store.remove()
-      throw error
-    }
-    const { offload, task } = instance
+    const { offload, task } = await setUpOrRemove(() => open(store.url), () => store.remove())
     return {
       options: { store: store.url },
       enqueue: (payload) => task.enqueue(payload),
@@ -72,12 +67,11 @@ export class OffloadSystem extends OffloadStoreSystem {
   readonly name = 'offload'
   readonly title = 'Offload (SQLite)'
   readonly durableAcks = 'yes: an enqueue resolves after its commit is fsynced (WAL, synchronous=FULL)'
-  readonly shapes = [{ suffix: '', options: {} }]
   readonly settings = {
     store: "createOffload({ store: 'sqlite:<tmp file>', logger: false }), library defaults: WAL, synchronous=FULL, group commit; a new file per step",
     enqueue: 'task.enqueue(payload); bulk: task.enqueueMany(items)',
-    worker: 'offload.work({ concurrency, handleSignals: false }) in its own process (batchSize = concurrency, maintenance on)',
-    wakeup: 'a worker in another process learns of a commit by PRAGMA data_version polling (2 ms)',
+    worker: this.workerSetting,
+    wakeup: "a worker in another process hears a commit through an inotify watch on the database's -wal file, then PRAGMA data_version",
   }
   private fileCount = 0
 

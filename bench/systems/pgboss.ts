@@ -1,7 +1,7 @@
 import PgBoss from 'pg-boss'
 import { PG_URL, PGBOSS_POLLING_SECONDS, PGBOSS_QUEUE, PGBOSS_SCHEMA } from '../workers/names.js'
 import { dropSchema, postgresVersion } from './postgres.js'
-import type { BenchSystem, ScenarioContext, Space } from './system.js'
+import { setUpOrRemove, type BenchSystem, type ScenarioContext, type Space } from './system.js'
 
 /** pg-boss 10 on the local PostgreSQL (synchronous_commit on: acknowledged jobs are durable). */
 export class PgBossSystem implements BenchSystem {
@@ -32,13 +32,10 @@ export class PgBossSystem implements BenchSystem {
         await dropSchema(PGBOSS_SCHEMA)
       }
     }
-    try {
+    await setUpOrRemove(async () => {
       await boss.start()
       await boss.createQueue(PGBOSS_QUEUE)
-    } catch (error) {
-      await remove()
-      throw error
-    }
+    }, remove)
     return {
       options: {},
       enqueue: (payload) => boss.send(PGBOSS_QUEUE, payload),

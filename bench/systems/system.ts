@@ -64,6 +64,19 @@ export interface BenchSystem {
   fresh(ctx: ScenarioContext, step: string): Promise<Space>
 }
 
+/**
+ * Runs a fresh queue's set-up; if it fails, deletes what was made so far and rethrows — a step
+ * that never got its queue must not leave a schema, file or Redis keys behind.
+ */
+export async function setUpOrRemove<T>(setUp: () => Promise<T>, remove: () => Promise<void>): Promise<T> {
+  try {
+    return await setUp()
+  } catch (error) {
+    await remove()
+    throw error
+  }
+}
+
 /** One figure a step measured: a throughput, a latency distribution, or both (mixed load). */
 export interface Measurement {
   /** The same text for the same work in every system ("c=50", "2 processes", "drain 1 KiB"). */

@@ -118,3 +118,17 @@ export function checkBoolean(value: unknown, what: string): boolean {
   }
   return value
 }
+
+/** A completion webhook's address: an absolute http(s) URL without credentials, at most 2048 characters. */
+export function checkWebhookUrl(value: unknown, what: string): string {
+  let url: URL | undefined
+  try {
+    url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') {
+    throw new OffloadError('INVALID_OPTION', `${what} must be an http or https URL without credentials, got ${describe(value)}`, { option: what })
+  }
+  return value as string
+}

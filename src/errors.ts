@@ -53,13 +53,15 @@ export type OffloadErrorCode =
   | 'JOB_FAILED'
   /** `result()` on a job that ended in `cancelled`. */
   | 'JOB_CANCELLED'
+  /** An enqueue would take a queue past its `maxQueued`; see `QueueFullError`. */
+  | 'QUEUE_FULL'
 
 /**
  * The one error type Offload throws for anything a caller did or should handle. `code` is stable;
  * `details` carries machine-readable context (the option name, the job id, a suggestion).
  */
 export class OffloadError extends Error {
-  override readonly name = 'OffloadError'
+  override readonly name: string = 'OffloadError'
   readonly [BRAND] = 'OffloadError'
   readonly code: OffloadErrorCode
   readonly details: Record<string, unknown>
@@ -78,6 +80,22 @@ export class OffloadError extends Error {
 
 export function isOffloadError(value: unknown, code?: OffloadErrorCode): value is OffloadError {
   return brandOf(value) === 'OffloadError' && (code === undefined || (value as OffloadError).code === code)
+}
+
+/**
+ * An enqueue was refused because its queue already holds `limit` queued jobs (`queues.<name>.maxQueued`
+ * in the config): backpressure. Nothing was written; try again once workers have caught up. Over
+ * HTTP it is a `429` with `Retry-After`.
+ */
+export class QueueFullError extends OffloadError {
+  override readonly name: string = 'QueueFullError'
+  constructor(
+    readonly queue: string,
+    readonly limit: number,
+    readonly queued: number,
+  ) {
+    super('QUEUE_FULL', `queue '${queue}' is full: ${queued} jobs queued, the limit is ${limit}`, { queue, limit, queued })
+  }
 }
 
 /**

@@ -73,6 +73,8 @@ export interface JobInfo<P = unknown, R = unknown> {
   key?: string
   timeoutMs?: number
   backoff?: BackoffOptions
+  /** The URL told when the job finishes (`webhook` at enqueue, or the task's default). */
+  webhook?: string
   /** The worker that holds the job while it runs. */
   workerId?: string
   leaseExpiresAt?: Date
@@ -102,6 +104,8 @@ export type JobEventType =
   | 'retried'
   | 'progress'
   | 'log'
+  /** A completion webhook delivery attempt: `data` says where, how it went and whether more follow. */
+  | 'webhook'
 
 export interface JobEvent {
   /** Increases with every event across the store: a cursor for following the log. */
@@ -141,6 +145,12 @@ export interface EnqueueOptions {
   metadata?: Record<string, Json>
   /** Override the task's queue for this job. */
   queue?: string
+  /**
+   * An http(s) URL that gets the job's outcome, signed, each time it finishes (completed, failed
+   * or cancelled). Default from the task. Needs a signing secret: `webhooks.secret` in the config
+   * or `OFFLOAD_WEBHOOK_SECRET`.
+   */
+  webhook?: string
   /**
    * Enqueue inside a transaction your application holds (stores with `transactionalEnqueue`, i.e.
    * PostgreSQL): a `pg` client on which you ran `BEGIN`. The job exists if and only if that

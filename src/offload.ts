@@ -1,7 +1,7 @@
-import { resolveBackoff } from './backoff.js'
-import { checkBoolean, checkName, checkNumber, checkObject, checkOptions, checkString, closest } from './config.js'
+import { resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js'
+import { checkBoolean, checkName, checkNumber, checkObject, checkOptions, checkString, checkWebhookUrl, closest } from './config.js'
 import { describe, parseDuration, type Duration } from './duration.js'
-import { OffloadError } from './errors.js'
+import { isOffloadError, OffloadError } from './errors.js'
 import { uuidv7 } from './ids.js'
 import { JobHandle, type JobOperations, type ResultOptions } from './job-handle.js'
 import { JobWatcher } from './job-watcher.js'
@@ -10,7 +10,7 @@ import { JOB_STATES, type EnqueueOptions, type JobEvent, type JobInfo, type JobS
 import { consoleLogger, silentLogger, type Logger } from './logger.js'
 import { Maintenance, type MaintenanceSettings } from './maintenance/maintenance.js'
 import { openStore } from './store/open-store.js'
-import type { JobCount, JobInsert, Store } from './store/store.js'
+import type { JobCount, JobInsert, JobInsertManyParams, JobInsertResult, QueueInfo, Store } from './store/store.js'
 import {
   checkAttempts,
   checkPriority,
@@ -59,6 +59,34 @@ export interface OffloadConfig {
   }
   /** Where warnings go; `false` for silence. @defaultValue warnings and errors to stderr */
   logger?: Logger | false
+  /** Settings per queue, by queue name. */
+  queues?: Record<string, QueueOptions>
+  /** Completion webhooks: how they are signed and delivered. */
+  webhooks?: WebhookOptions
+}
+
+export interface QueueOptions {
+  /**
+   * Backpressure: the most jobs the queue may hold in `queued` (ready, waiting for a worker). An
+   * enqueue that would go past it is refused with `QueueFullError` (HTTP `429`) and writes
+   * nothing. Checked by every producer that has this setting, at the store. @defaultValue no cap
+   */
+  maxQueued?: number
+}
+
+export interface WebhookOptions {
+  /**
+   * The HMAC-SHA256 key that signs every delivery (`Offload-Signature`); receivers verify with
+   * `verifyWebhookSignature`. At least 16 characters. Enqueueing a job with a webhook needs it.
+   * @defaultValue `process.env.OFFLOAD_WEBHOOK_SECRET`
+   */
+  secret?: string
+  /** Delivery attempts before the delivery job is `failed` (dead). @defaultValue 8 */
+  attempts?: number
+  /** How long one delivery waits for the receiver's answer. @defaultValue `'10s'` */
+  timeout?: Duration
+  /** Waits between delivery attempts. @defaultValue exponential from `'2s'`, factor 3, max `'1h'` */
+  backoff?: BackoffOptions
 }
 
 export interface WorkOptions {
@@ -130,7 +158,9 @@ export interface Task<P, R> {
   enqueueMany(jobs: readonly { payload: P; options?: EnqueueOptions }[]): Promise<JobHandle<P, R>[]>
 }
 
-const CONFIG_OPTIONS = ['store', 'migrate', 'tasks', 'maxPayloadSize', 'retention', 'maintenance', 'logger'] as const
+const CONFIG_OPTIONS = ['store', 'migrate', 'tasks', 'maxPayloadSize', 'retention', 'maintenance', 'logger', 'queues', 'webhooks'] as const
+const QUEUE_OPTIONS = ['maxQueued'] as const
+const WEBHOOK_OPTIONS = ['secret', 'attempts', 'timeout', 'backoff'] as const
 const RETENTION_OPTIONS = ['completed', 'failed', 'cancelled'] as const
 const MAINTENANCE_OPTIONS = ['leaderTtl', 'promoteInterval', 'rescueInterval', 'pruneInterval'] as const
 /** Claiming ahead pays only for handlers faster than a claim's round trip; 200 covers no-op jobs on PostgreSQL. */
@@ -139,7 +169,9 @@ const WORK_OPTIONS = [
   'concurrency', 'queues', 'batchSize', 'prefetch', 'leaseDuration', 'heartbeatInterval', 'pollInterval',
   'shutdownGrace', 'maintenance', 'handleSignals', 'signal', 'id',
 ] as const
-const ENQUEUE_OPTIONS = ['delay', 'runAt', 'priority', 'attempts', 'backoff', 'timeout', 'key', 'keyTtl', 'metadata', 'queue', 'transaction'] as const
+const ENQUEUE_OPTIONS = [
+  'delay', 'runAt', 'priority', 'attempts', 'backoff', 'timeout', 'key', 'keyTtl', 'metadata', 'queue', 'transaction', 'webhook',
+] as const
 const LIST_OPTIONS = ['state', 'queue', 'task', 'limit', 'cursor'] as const
 const MAX_KEY_LENGTH = 512
 
@@ -163,6 +195,9 @@ export class Offload {
   private readonly watcher: JobWatcher
   private readonly workers = new Set<Worker>()
   private readonly ops: JobOperations
+  private readonly maxQueued: ReadonlyMap<string, number> | undefined
+  /** Resolved `webhooks` settings; `secret` undefined when none is configured. */
+  readonly webhookSettings: WebhookSettings
   private maintenance: Maintenance | undefined
   private readyPromise: Promise<void> | undefined
   private closing: Promise<void> | undefined
@@ -190,6 +225,8 @@ export class Offload {
         cancelled: duration(retention.cancelled, '24h', 'retention.cancelled'),
       },
     }
+    this.maxQueued = resolveQueueOptions(config.queues)
+    this.webhookSettings = resolveWebhookOptions(config.webhooks)
     const tasks = config.tasks === undefined ? [] : config.tasks
     if (!Array.isArray(tasks)) throw new OffloadError('INVALID_OPTION', `tasks must be an array of task definitions, got ${describe(tasks)}`, { option: 'tasks' })
     for (const definition of tasks) this.register(definition)
@@ -263,6 +300,30 @@ export class Offload {
    * are written or none. Handles come back in input order.
    */
   async enqueueMany(items: readonly EnqueueItem[]): Promise<JobHandle[]> {
+    const { results } = await this.insert(items)
+    return results.map((result) => new JobHandle(this.ops, result.id, result.state, result.existing))
+  }
+
+  /**
+   * `enqueueMany` for the HTTP API, which answers with the job itself: a new job is described from
+   * what was written (no read back), a key holder is read from the store.
+   * @internal
+   */
+  async submit(items: readonly EnqueueItem[]): Promise<{ job: JobInfo; existing: boolean }[]> {
+    const { inserts, results, now } = await this.insert(items)
+    return Promise.all(
+      results.map(async (result, index) => {
+        if (result.existing) {
+          const job = await this.store.jobGet({ id: result.id })
+          // Pruned between the insert and this read: the holder is gone, so describe it by its id.
+          if (job !== undefined) return { job, existing: true }
+        }
+        return { job: describeInsert(inserts[index]!, result.id, result.state, now), existing: result.existing }
+      }),
+    )
+  }
+
+  private async insert(items: readonly EnqueueItem[]): Promise<{ inserts: JobInsert[]; results: JobInsertResult[]; now: number }> {
     if (!Array.isArray(items)) {
       throw new OffloadError('INVALID_OPTION', `enqueueMany() takes an array of { task, payload, options }, got ${describe(items)}`, {
         option: 'jobs',
@@ -273,8 +334,11 @@ export class Offload {
     const transaction = this.transactionOf(items)
     this.assertOpen()
     await this.ready()
-    const results = await this.store.jobInsertMany(transaction === undefined ? { jobs: inserts } : { jobs: inserts, transaction })
-    return results.map((result) => new JobHandle(this.ops, result.id, result.state, result.existing))
+    const params: JobInsertManyParams = { jobs: inserts }
+    if (transaction !== undefined) params.transaction = transaction
+    if (this.maxQueued !== undefined) params.maxQueued = this.maxQueued
+    const results = await this.store.jobInsertMany(params)
+    return { inserts, results, now }
   }
 
   /** The one application transaction the jobs of a call name, if any; items were checked by `prepare`. */
@@ -354,6 +418,17 @@ export class Offload {
     if (options.metadata !== undefined) {
       insert.metadata = toJson(checkObject(options.metadata, 'metadata'), 'metadata')
     }
+    const webhook = options.webhook === undefined ? definition.webhook : checkWebhookUrl(options.webhook, `webhook${at}`)
+    if (webhook !== undefined) {
+      if (this.webhookSettings.secret === undefined) {
+        throw new OffloadError(
+          'INVALID_OPTION',
+          `a job with a webhook needs a signing secret: set webhooks.secret in createOffload() or OFFLOAD_WEBHOOK_SECRET${at}`,
+          { option: 'webhook' },
+        )
+      }
+      insert.webhook = webhook
+    }
     return insert
   }
 
@@ -395,6 +470,35 @@ export class Offload {
     return this.store.jobRetry({ id })
   }
 
+  /**
+   * Waits until a job is `completed`, `failed` or `cancelled` and resolves with it, whatever the
+   * outcome (unlike `result()`, which rejects on failure). Rejects with `TIMEOUT` after `timeout`,
+   * `ABORTED` when `signal` aborts, `JOB_NOT_FOUND` if there is no such job.
+   */
+  async waitForJob(id: string, options: ResultOptions = {}): Promise<JobInfo> {
+    checkString(id, 'job id', 64)
+    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout')
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new OffloadError('INVALID_OPTION', `signal must be an AbortSignal, got ${describe(options.signal)}`, { option: 'signal' })
+    }
+    const controller = new AbortController()
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(TIMED_OUT), timeoutMs)
+    const onAbort = (): void => controller.abort(options.signal!.reason)
+    if (options.signal?.aborted) onAbort()
+    else options.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await this.ops.waitForJob(id, controller.signal)
+    } catch (error) {
+      if (controller.signal.reason === TIMED_OUT && isOffloadError(error, 'ABORTED')) {
+        throw new OffloadError('TIMEOUT', `job ${id} did not finish within ${timeoutMs} ms`, { id, timeoutMs })
+      }
+      throw error
+    } finally {
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
   /** Waits for any job by id; see `JobHandle.result()`. */
   result<R = unknown>(id: string, options?: ResultOptions): Promise<R> {
     return new JobHandle<unknown, R>(this.ops, id, 'queued').result(options)
@@ -434,6 +538,33 @@ export class Offload {
   async countJobs(): Promise<JobCount[]> {
     await this.ready()
     return this.store.jobCounts()
+  }
+
+  // ─── Queues ───────────────────────────────────────────────────────────────────────────────────
+
+  /** Every queue that holds jobs or was paused: counts by state, the oldest queued job, paused or not. */
+  async listQueues(): Promise<QueueInfo[]> {
+    await this.ready()
+    return this.store.queueList()
+  }
+
+  /**
+   * Stops every worker, in every process, from claiming jobs of `queue` until `resumeQueue`. Jobs
+   * already running finish; enqueues are still accepted.
+   */
+  async pauseQueue(queue: string): Promise<void> {
+    checkName(queue, 'queue')
+    this.assertOpen()
+    await this.ready()
+    await this.store.queuePause({ queue })
+  }
+
+  /** Lets workers claim from a paused queue again; idle ones wake at once. */
+  async resumeQueue(queue: string): Promise<void> {
+    checkName(queue, 'queue')
+    this.assertOpen()
+    await this.ready()
+    await this.store.queueResume({ queue })
   }
 
   // ─── Work ─────────────────────────────────────────────────────────────────────────────────────
@@ -519,6 +650,71 @@ export class Offload {
   private assertOpen(): void {
     if (this.closing !== undefined) throw new OffloadError('CLOSED', 'this Offload instance is closed')
   }
+}
+
+const TIMED_OUT = Symbol('timed out')
+
+/** `webhooks` settings resolved to milliseconds. */
+export interface WebhookSettings {
+  secret: string | undefined
+  attempts: number
+  timeoutMs: number
+  backoff: ResolvedBackoff
+}
+
+function resolveQueueOptions(value: unknown): ReadonlyMap<string, number> | undefined {
+  if (value === undefined) return undefined
+  const queues = checkObject(value, 'queues')
+  const caps = new Map<string, number>()
+  for (const [queue, options] of Object.entries(queues)) {
+    checkName(queue, 'queue')
+    const settings = checkObject(options, `queues.${queue}`)
+    checkOptions(settings, QUEUE_OPTIONS, `queues.${queue}`)
+    if (settings.maxQueued !== undefined) {
+      caps.set(queue, checkNumber(settings.maxQueued, `queues.${queue}.maxQueued`, { integer: true, min: 1 }))
+    }
+  }
+  return caps.size === 0 ? undefined : caps
+}
+
+function resolveWebhookOptions(value: unknown): WebhookSettings {
+  const options = value === undefined ? {} : checkObject(value, 'webhooks')
+  checkOptions(options, WEBHOOK_OPTIONS, 'webhooks')
+  const secret = options.secret ?? (process.env.OFFLOAD_WEBHOOK_SECRET || undefined)
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) {
+    throw new OffloadError('INVALID_OPTION', `webhooks.secret must be a string of at least 16 characters, got ${describe(secret)}`, {
+      option: 'webhooks.secret',
+    })
+  }
+  return {
+    secret,
+    attempts: options.attempts === undefined ? 8 : checkAttempts(options.attempts, 'webhooks.attempts'),
+    timeoutMs: checkTimeout(options.timeout ?? '10s', 'webhooks.timeout'),
+    backoff: resolveBackoff(options.backoff ?? { type: 'exponential', base: '2s', factor: 3, max: '1h', jitter: 0.2 }, 'webhooks.backoff'),
+  }
+}
+
+/** A job as `prepare` wrote it, described without reading it back; `now` is the enqueue's clock. */
+function describeInsert(insert: JobInsert, id: string, state: JobState, now: number): JobInfo {
+  const job: JobInfo = {
+    id,
+    task: insert.task,
+    queue: insert.queue,
+    state,
+    payload: JSON.parse(insert.payload) as unknown,
+    metadata: insert.metadata === undefined ? {} : (JSON.parse(insert.metadata) as JobInfo['metadata']),
+    priority: insert.priority,
+    attempt: 0,
+    maxAttempts: insert.maxAttempts,
+    runAt: new Date(insert.runAt ?? now + (insert.delayMs ?? 0)),
+    createdAt: new Date(now),
+    errors: [],
+  }
+  if (insert.key !== undefined) job.key = insert.key
+  if (insert.timeoutMs !== undefined) job.timeoutMs = insert.timeoutMs
+  if (insert.backoff !== undefined) job.backoff = insert.backoff
+  if (insert.webhook !== undefined) job.webhook = insert.webhook
+  return job
 }
 
 /** What `work()` runs with, once its options are checked. */

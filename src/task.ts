@@ -1,5 +1,5 @@
 import { resolveBackoff, type Backoff, type BackoffFunction, type ResolvedBackoff } from './backoff.js'
-import { checkName, checkNumber, checkOptions } from './config.js'
+import { checkName, checkNumber, checkOptions, checkWebhookUrl } from './config.js'
 import { describe, parseDuration, type Duration } from './duration.js'
 import { OffloadError } from './errors.js'
 import type { Json } from './job.js'
@@ -42,6 +42,8 @@ export interface TaskOptions<P, R> {
   priority?: number
   /** How long an idempotency key stays held after its job finished. @defaultValue 0 */
   keyTtl?: Duration
+  /** The completion webhook of every job of this task that names none (an http(s) URL). @defaultValue none */
+  webhook?: string
 }
 
 /** A validated task: name, handler and resolved defaults. Made by `defineTask` or `offload.task`. */
@@ -55,12 +57,13 @@ export interface TaskDefinition<P = unknown, R = unknown> {
   readonly timeoutMs: number | undefined
   readonly priority: number
   readonly keyTtlMs: number
+  readonly webhook: string | undefined
   readonly run: TaskHandler<P, R>
 }
 
 export const DEFAULT_QUEUE = 'default'
 export const DEFAULT_ATTEMPTS = 5
-const TASK_OPTIONS = ['run', 'queue', 'attempts', 'backoff', 'timeout', 'priority', 'keyTtl'] as const
+const TASK_OPTIONS = ['run', 'queue', 'attempts', 'backoff', 'timeout', 'priority', 'keyTtl', 'webhook'] as const
 
 /**
  * Defines a task without binding it to an Offload instance, so one module can declare tasks that
@@ -91,6 +94,7 @@ export function defineTask<P = void, R = void>(name: string, options: TaskOption
     timeoutMs: options.timeout === undefined ? undefined : checkTimeout(options.timeout, `${where} timeout`),
     priority: options.priority === undefined ? 0 : checkPriority(options.priority, `${where} priority`),
     keyTtlMs: options.keyTtl === undefined ? 0 : parseDuration(options.keyTtl, `${where} keyTtl`),
+    webhook: options.webhook === undefined ? undefined : checkWebhookUrl(options.webhook, `${where} webhook`),
     run: options.run,
   } satisfies TaskDefinition<P, R>)
 }

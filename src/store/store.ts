@@ -49,11 +49,23 @@ export interface JobInsert {
   /** Idempotency key, unique per task among unfinished jobs and for `keyTtlMs` after they finish. */
   key?: string
   keyTtlMs?: number
+  /**
+   * An http(s) URL to tell when the job finishes. Each time the job reaches `completed`, `failed`
+   * or `cancelled`, that transition marks it due for a webhook delivery (see `jobWebhookDispatch`).
+   */
+  webhook?: string
 }
 
 export interface JobInsertManyParams {
   jobs: JobInsert[]
   now?: number
+  /**
+   * Caps on `queued` jobs, by queue name. Counted inside the insert's transaction: a batch that
+   * would take a queue past its cap is rejected whole with `QueueFullError` (`QUEUE_FULL`, details
+   * `{ queue, limit, queued }`) and writes nothing. Jobs that return an existing key holder do
+   * not count. A soft cap: concurrent inserts from other processes may overshoot it by their batch.
+   */
+  maxQueued?: ReadonlyMap<string, number>
   /**
    * Where `capabilities.transactionalEnqueue`: a connection of the store's kind (a `pg` client) in
    * a transaction the application holds. The jobs are written through it, exist if and only if
@@ -179,6 +191,57 @@ export interface JobCount {
   queue: string
   state: JobState
   count: number
+}
+
+/** One queue as the store sees it: every queue that holds jobs or has been paused. */
+export interface QueueInfo {
+  queue: string
+  paused: boolean
+  /** Jobs per state; every state is present, 0 when none. */
+  counts: Record<JobState, number>
+  /** The `runAt` of the oldest `queued` job: how long the head of the queue has been waiting. */
+  oldestQueuedAt?: Date
+}
+
+export interface QueuePauseParams {
+  queue: string
+  now?: number
+}
+
+/** What a webhook delivery job is made of; the store fills in id, payload and times. */
+export interface WebhookDeliveryTemplate {
+  task: string
+  queue: string
+  maxAttempts: number
+  backoff?: ResolvedBackoff
+  timeoutMs?: number
+}
+
+export interface JobWebhookDispatchParams {
+  /** At most this many deliveries per call. */
+  limit: number
+  delivery: WebhookDeliveryTemplate
+  now?: number
+}
+
+/** The payload of a webhook delivery job: which finish of which job to announce, and where. */
+export interface WebhookDeliveryPayload {
+  jobId: string
+  url: string
+  /** The final state the job reached. */
+  state: JobState
+  /** The job's attempt count when it finished. */
+  attempt: number
+  /** ISO time of the finish. */
+  finishedAt: string
+}
+
+export interface EventAppendParams {
+  jobId: string
+  /** Only `webhook` for now: a delivery attempt's outcome, written by the delivery job. */
+  type: 'webhook'
+  data: Record<string, Json>
+  now?: number
 }
 
 export interface EventListParams {
@@ -355,6 +418,35 @@ export interface Store {
   leaderElect(params: LeaderElectParams): Promise<boolean>
   /** Gives leadership up at once, if `owner` holds it, so another process need not wait for the TTL. */
   leaderResign(params: { name: string; owner: string }): Promise<void>
+
+  // ─── Queues ───────────────────────────────────────────────────────────────────────────────────
+
+  /** Every queue that holds jobs or was ever paused, by name, with its counts and head age. */
+  queueList(): Promise<QueueInfo[]>
+  /**
+   * Stops claims from `queue` in every process until `queueResume`: jobs already running (or
+   * already claimed ahead by a worker) finish; enqueues still succeed. Idempotent.
+   */
+  queuePause(params: QueuePauseParams): Promise<void>
+  /** Lets claims from `queue` resume and wakes workers (a `ready` note). Idempotent. */
+  queueResume(params: QueuePauseParams): Promise<void>
+
+  // ─── Webhooks ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The outbox step of completion webhooks. In one transaction: takes up to `limit` jobs that a
+   * final transition marked due (oldest finish first, skipping rows another dispatcher holds),
+   * creates one delivery job per taken job from `delivery` — state `queued`, payload a
+   * `WebhookDeliveryPayload` as JSON, its own `enqueued` event — and clears the mark. A crash
+   * either leaves the mark or commits the delivery job: each finish is announced by exactly one
+   * delivery job. Returns how many were created.
+   */
+  jobWebhookDispatch(params: JobWebhookDispatchParams): Promise<number>
+  /**
+   * Appends one event to a job's timeline whatever its state (the event's `state` and `attempt`
+   * are the job's current ones); the job is not changed. False when the job does not exist.
+   */
+  eventAppend(params: EventAppendParams): Promise<boolean>
 
   /** Subscribes to hints about changes. Returns the unsubscribe function. */
   listen(listener: (note: StoreNote) => void): () => void

@@ -1,0 +1,22 @@
+import type { Offload } from '../offload.js'
+import type { EventHub } from './event-hub.js'
+
+/**
+ * What a token may do. Each scope includes the ones before it: `read` sees jobs, queues, events
+ * and metrics; `write` also enqueues, cancels, retries and deletes jobs; `admin` also pauses and
+ * resumes queues.
+ */
+export type Scope = 'read' | 'write' | 'admin'
+
+/** What every route module gets: the Offload instance it serves and the process's one event tail. */
+export interface ServerContext {
+  offload: Offload
+  hub: EventHub
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a caller's token needs for this route; `public` needs none (health checks). */
+    scope?: Scope | 'public'
+  }
+}

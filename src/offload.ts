@@ -318,7 +318,7 @@ export class Offload {
           // Pruned between the insert and this read: the holder is gone, so describe it by its id.
           if (job !== undefined) return { job, existing: true }
         }
-        return { job: describeInsert(inserts[index]!, result.id, result.state, now), existing: result.existing }
+        return { job: describeInsert(items[index]!, inserts[index]!, result.id, result.state, now), existing: result.existing }
       }),
     )
   }
@@ -694,15 +694,19 @@ function resolveWebhookOptions(value: unknown): WebhookSettings {
   }
 }
 
-/** A job as `prepare` wrote it, described without reading it back; `now` is the enqueue's clock. */
-function describeInsert(insert: JobInsert, id: string, state: JobState, now: number): JobInfo {
+/**
+ * A job as `prepare` wrote it, described without reading it back; `now` is the enqueue's clock.
+ * `prepare` proved the item's payload and metadata serialise faithfully, so they stand for the
+ * stored JSON as they are.
+ */
+function describeInsert(item: EnqueueItem, insert: JobInsert, id: string, state: JobState, now: number): JobInfo {
   const job: JobInfo = {
     id,
     task: insert.task,
     queue: insert.queue,
     state,
-    payload: JSON.parse(insert.payload) as unknown,
-    metadata: insert.metadata === undefined ? {} : (JSON.parse(insert.metadata) as JobInfo['metadata']),
+    payload: item.payload === undefined ? null : item.payload,
+    metadata: item.options?.metadata ?? {},
     priority: insert.priority,
     attempt: 0,
     maxAttempts: insert.maxAttempts,

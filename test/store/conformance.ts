@@ -10,10 +10,21 @@
  * database, so files may run in parallel.
  */
 import { afterEach, describe, expect, test, type TestContext } from 'vitest'
-import { isOffloadError, type OffloadErrorCode } from '../../src/errors.js'
+import { isOffloadError, QueueFullError, type OffloadError, type OffloadErrorCode } from '../../src/errors.js'
 import { uuidv7 } from '../../src/ids.js'
 import type { JobEvent, JobInfo, JobState } from '../../src/job.js'
-import type { ClaimedJob, JobFinish, JobInsert, JobInsertResult, JobRecord, JobRecordEvent, Store, StoreNote } from '../../src/store/store.js'
+import type {
+  ClaimedJob,
+  JobFinish,
+  JobInsert,
+  JobInsertResult,
+  JobRecord,
+  JobRecordEvent,
+  Store,
+  StoreNote,
+  WebhookDeliveryPayload,
+  WebhookDeliveryTemplate,
+} from '../../src/store/store.js'
 
 /** One test's database. */
 export interface StoreDatabase {
@@ -127,6 +138,7 @@ export function describeStoreConformance(harness: StoreHarness): void {
           backoff: { type: 'exponential', base: 1000, factor: 2, max: 60_000, jitter: 0.5 },
           key: 'mail:42',
           keyTtlMs: 60_000,
+          webhook: 'https://example.com/hooks/mail?sig=1',
         })
         const bare = jobInsert({ payload: '"just a string"', backoff: { type: 'fixed', delay: 250, jitter: 0 } })
         await store.jobInsertMany({ jobs: [full, bare], now: T })
@@ -148,6 +160,7 @@ export function describeStoreConformance(harness: StoreHarness): void {
           key: 'mail:42',
           timeoutMs: 30_000,
           backoff: { type: 'exponential', base: 1000, factor: 2, max: 60_000, jitter: 0.5 },
+          webhook: 'https://example.com/hooks/mail?sig=1',
         })
         for (const absent of ['result', 'startedAt', 'finishedAt', 'progress', 'workerId', 'leaseExpiresAt'] as const) {
           expect(got?.[absent], absent).toBeUndefined()
@@ -158,6 +171,7 @@ export function describeStoreConformance(harness: StoreHarness): void {
         expect(plain?.backoff).toEqual({ type: 'fixed', delay: 250, jitter: 0 })
         expect(plain?.key).toBeUndefined()
         expect(plain?.timeoutMs).toBeUndefined()
+        expect(plain?.webhook).toBeUndefined()
       })
 
       it('jobGet of an unknown id is undefined', async () => {
@@ -1483,6 +1497,27 @@ export function describeStoreConformance(harness: StoreHarness): void {
         expect((await target.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 103 }))[0]?.existing).toBe(false)
       })
 
+      it('a copy carries the webhook; an imported job is due for a delivery only when it finishes in the target', async () => {
+        const { source, target } = await pair()
+        const finished = jobInsert({ queue: 'done', webhook: 'https://example.com/hooks/done' })
+        const waiting = jobInsert({ webhook: 'https://example.com/hooks/waiting' })
+        await source.jobInsertMany({ jobs: [finished, waiting], now: T })
+        await finish(source, finishOf(await claimOne(source, T, 1000, 'done'), 'completed'), T + 1)
+        const records = await source.jobExport({ limit: 10 })
+        expect(records.map((record) => record.job.webhook)).toEqual([finished.webhook, waiting.webhook])
+
+        await target.jobImport({ records, now: T + 100 })
+        expect((await target.jobGet({ id: finished.id }))?.webhook).toBe(finished.webhook)
+        const delivery = { task: 'offload.webhook', queue: 'webhooks', maxAttempts: 3 }
+        // The source still owes the finished job's delivery; the target must not send it twice.
+        expect(await target.jobWebhookDispatch({ limit: 10, delivery, now: T + 101 })).toBe(0)
+        await finish(target, finishOf(await claimOne(target, T + 102), 'completed'), T + 103)
+        expect(await target.jobWebhookDispatch({ limit: 10, delivery, now: T + 104 })).toBe(1)
+        const [sent] = await target.jobList({ queue: 'webhooks', limit: 10 })
+        const payload: WebhookDeliveryPayload = { jobId: waiting.id, url: waiting.webhook!, state: 'completed', attempt: 1, finishedAt: new Date(T + 103).toISOString() }
+        expect(sent?.payload).toEqual(payload)
+      })
+
       it('an import that fails part-way writes nothing of its batch', async () => {
         const { source, target } = await pair()
         await source.jobInsertMany({ jobs: [jobInsert({ key: 'a' }), jobInsert({ key: 'b' }), jobInsert({ key: 'c' })], now: T })
@@ -1538,6 +1573,429 @@ export function describeStoreConformance(harness: StoreHarness): void {
         expect(await store.leaderElect({ name: 'one', owner: 'a', ttlMs: 1000, now: T })).toBe(true)
         expect(await store.leaderElect({ name: 'two', owner: 'b', ttlMs: 1000, now: T })).toBe(true)
         expect(await store.leaderElect({ name: 'one', owner: 'b', ttlMs: 1000, now: T })).toBe(false)
+      })
+    })
+
+    // ─── Queues ───────────────────────────────────────────────────────────────────────────────
+
+    describe('queues', () => {
+      it('queueList counts every state per queue, by name, with the oldest queued run time', async () => {
+        const { store } = await setup()
+        expect(await store.queueList()).toEqual([])
+        // jobIn claims the oldest queued job of `default`, so the ones that stay queued come last.
+        for (const state of ['running', 'retrying', 'completed', 'failed', 'cancelled', 'queued', 'scheduled'] as const) await jobIn(store, state)
+        await store.jobInsertMany({ jobs: [jobInsert({ runAt: T - 500 }), jobInsert({ queue: 'b', delayMs: 1000 })], now: T + 30 })
+        expect(await store.queueList()).toEqual([
+          { queue: 'b', paused: false, counts: counts({ scheduled: 1 }) },
+          {
+            queue: 'default',
+            paused: false,
+            counts: counts({ scheduled: 1, queued: 2, running: 1, retrying: 1, completed: 1, failed: 1, cancelled: 1 }),
+            oldestQueuedAt: new Date(T - 500),
+          },
+        ])
+      })
+
+      it('a paused queue is claimed from by no connection; other queues are, and enqueues and running jobs go on', async () => {
+        const { store, open } = await setup()
+        const other = await open()
+        const [running, waiting, elsewhere] = [jobInsert({ queue: 'a' }), jobInsert({ queue: 'a' }), jobInsert({ queue: 'b' })]
+        await store.jobInsertMany({ jobs: [running], now: T })
+        const claimed = await claimOne(store, T, 60_000, 'a')
+        await store.queuePause({ queue: 'a', now: T + 1 })
+        const more = await store.jobInsertMany({ jobs: [waiting, elsewhere], now: T + 2 })
+        expect(more.map((result) => result.state)).toEqual(['queued', 'queued'])
+
+        const claim = (connection: Store, queues: string[]) => connection.jobClaim({ queues, workerId: 'w', limit: 10, leaseMs: 1000, now: T + 3 })
+        expect(await claim(other, ['a'])).toEqual([])
+        expect((await claim(other, ['a', 'b'])).map((job) => job.id)).toEqual([elsewhere.id])
+        expect(await claim(store, ['a'])).toEqual([])
+        // The job claimed before the pause still finishes.
+        await finish(other, finishOf(claimed, 'completed'), T + 4)
+        expect((await store.jobGet({ id: waiting.id }))?.state).toBe('queued')
+        expect((await other.queueList()).map((queue) => [queue.queue, queue.paused])).toEqual([
+          ['a', true],
+          ['b', false],
+        ])
+      })
+
+      it('resuming lets claims go on and wakes listeners, on this connection and on others', async () => {
+        const { store, open } = await setup()
+        const other = await open()
+        const job = jobInsert({ queue: 'a' })
+        await store.queuePause({ queue: 'a', now: T })
+        if (other.capabilities.listen) {
+          // Wait until the other connection hears this one, so what it hears next is the resume.
+          const heard = nextNote(other, () => true, 'any, before the resume')
+          await store.jobInsertMany({ jobs: [job], now: T })
+          await heard
+        } else await store.jobInsertMany({ jobs: [job], now: T })
+        expect(await other.jobClaim({ queues: ['a'], workerId: 'w', limit: 1, leaseMs: 1000, now: T })).toEqual([])
+
+        const here = nextNote(store, (note) => note.kind === 'ready' && note.queue === 'a', 'ready on this connection')
+        // Another connection hears `ready` where the store can say which queue, else `changed`.
+        const there = other.capabilities.listen
+          ? nextNote(other, (note) => (note.kind === 'ready' && note.queue === 'a') || note.kind === 'changed', 'ready on another connection')
+          : undefined
+        await store.queueResume({ queue: 'a', now: T + 1 })
+        await Promise.all([here, there])
+        expect((await claimOne(other, T + 2, 1000, 'a')).id).toBe(job.id)
+      })
+
+      it('pause and resume are idempotent, and a paused queue without jobs is listed', async () => {
+        const { store } = await setup()
+        await store.queuePause({ queue: 'empty', now: T })
+        await store.queuePause({ queue: 'empty', now: T + 1 })
+        expect(await store.queueList()).toEqual([{ queue: 'empty', paused: true, counts: counts({}) }])
+        await store.queueResume({ queue: 'empty', now: T + 2 })
+        await store.queueResume({ queue: 'empty', now: T + 3 })
+        expect(await store.queueList()).toEqual([{ queue: 'empty', paused: false, counts: counts({}) }])
+        await store.queuePause({ queue: 'empty', now: T + 4 })
+        expect((await store.queueList()).map((queue) => queue.paused)).toEqual([true])
+      })
+    })
+
+    // ─── Queue caps ───────────────────────────────────────────────────────────────────────────
+
+    describe('maxQueued', () => {
+      const cap = (limits: Record<string, number>): ReadonlyMap<string, number> => new Map(Object.entries(limits))
+
+      /** Everything an insert may write: a rejected one must leave all of it as it was. */
+      async function snapshot(store: Store) {
+        return { counts: await store.jobCounts(), lastSeq: await store.eventLastSeq() }
+      }
+
+      async function expectFull(call: () => Promise<unknown>, details: { queue: string; limit: number; queued: number }): Promise<void> {
+        const error = await expectCode(call, 'QUEUE_FULL')
+        expect(error).toBeInstanceOf(QueueFullError)
+        expect(error.details).toEqual(details)
+      }
+
+      it('an insert past the cap is rejected with QUEUE_FULL and writes nothing', async () => {
+        const { store } = await setup()
+        const limits = cap({ q: 3 })
+        await store.jobInsertMany({ jobs: [jobInsert({ queue: 'q' }), jobInsert({ queue: 'q' })], now: T, maxQueued: limits })
+        // Up to the cap is fine.
+        const third = jobInsert({ queue: 'q', key: 'third' })
+        expect(await store.jobInsertMany({ jobs: [third], now: T, maxQueued: limits })).toEqual([{ id: third.id, state: 'queued', existing: false }])
+        const before = await snapshot(store)
+        const refused = jobInsert({ queue: 'q', key: 'refused' })
+        await expectFull(() => store.jobInsertMany({ jobs: [refused], now: T + 1, maxQueued: limits }), { queue: 'q', limit: 3, queued: 3 })
+        expect(await snapshot(store)).toEqual(before)
+        expect(await store.jobGet({ id: refused.id })).toBeUndefined()
+        // Its key was not taken, and without a cap the queue takes more.
+        const uncapped = jobInsert({ queue: 'q', key: 'refused' })
+        expect(await store.jobInsertMany({ jobs: [uncapped], now: T + 2 })).toEqual([{ id: uncapped.id, state: 'queued', existing: false }])
+      })
+
+      it('only queued jobs count: waiting, running and finished ones do not, and new waiting jobs need no room', async () => {
+        const { store } = await setup()
+        const limits = cap({ default: 2 })
+        await jobIn(store, 'running')
+        await jobIn(store, 'completed')
+        await jobIn(store, 'retrying')
+        await store.jobInsertMany({ jobs: [jobInsert({ runAt: T + 1000 }), jobInsert({ delayMs: 1000 }), jobInsert()], now: T + 30 })
+        await store.jobInsertMany({ jobs: [jobInsert()], now: T + 30, maxQueued: limits })
+        // Now full: jobs that start scheduled still go in, a queued one does not.
+        const later = await store.jobInsertMany({ jobs: [jobInsert({ delayMs: 500 }), jobInsert({ runAt: T + 5000 })], now: T + 40, maxQueued: limits })
+        expect(later.map((result) => result.state)).toEqual(['scheduled', 'scheduled'])
+        await expectFull(() => store.jobInsertMany({ jobs: [jobInsert({ delayMs: 500 }), jobInsert()], now: T + 50, maxQueued: limits }), {
+          queue: 'default',
+          limit: 2,
+          queued: 2,
+        })
+      })
+
+      it('a job that returns an existing key holder does not count', async () => {
+        const { store } = await setup()
+        const limits = cap({ default: 2 })
+        const holder = jobInsert({ key: 'k' })
+        await store.jobInsertMany({ jobs: [holder, jobInsert()], now: T })
+        expect(await store.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 1, maxQueued: limits })).toEqual([
+          { id: holder.id, state: 'queued', existing: true },
+        ])
+        // Room for one: a batch of one new job and its own replay fits.
+        await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 1, leaseMs: 1000, now: T + 2 })
+        const fresh = jobInsert({ key: 'k2' })
+        expect(await store.jobInsertMany({ jobs: [fresh, jobInsert({ key: 'k2' })], now: T + 3, maxQueued: limits })).toEqual([
+          { id: fresh.id, state: 'queued', existing: false },
+          { id: fresh.id, state: 'queued', existing: true },
+        ])
+      })
+
+      it('each queue has its own cap; a queue without one is not capped', async () => {
+        const { store } = await setup()
+        const limits = cap({ a: 1, b: 2 })
+        await store.jobInsertMany({ jobs: [jobInsert({ queue: 'a' }), jobInsert({ queue: 'b' }), jobInsert({ queue: 'c' })], now: T })
+        await expectFull(() => store.jobInsertMany({ jobs: [jobInsert({ queue: 'a' })], now: T + 1, maxQueued: limits }), { queue: 'a', limit: 1, queued: 1 })
+        const jobs = [jobInsert({ queue: 'b' }), ...Array.from({ length: 5 }, () => jobInsert({ queue: 'c' }))]
+        const others = await store.jobInsertMany({ jobs, now: T + 1, maxQueued: limits })
+        expect(others.every((result) => !result.existing)).toBe(true)
+        await expectFull(() => store.jobInsertMany({ jobs: [jobInsert({ queue: 'b' })], now: T + 2, maxQueued: limits }), { queue: 'b', limit: 2, queued: 2 })
+      })
+
+      it('a batch that would pass a cap is rejected whole, its other queues included', async () => {
+        const { store } = await setup()
+        const limits = cap({ q: 3 })
+        await store.jobInsertMany({ jobs: [jobInsert({ queue: 'q' })], now: T })
+        const before = await snapshot(store)
+        const batch = [jobInsert({ queue: 'other', key: 'o' }), jobInsert({ queue: 'q' }), jobInsert({ queue: 'q', key: 'q' }), jobInsert({ queue: 'q' })]
+        await expectFull(() => store.jobInsertMany({ jobs: batch, now: T + 1, maxQueued: limits }), { queue: 'q', limit: 3, queued: 1 })
+        expect(await snapshot(store)).toEqual(before)
+        for (const job of batch) expect(await store.jobGet({ id: job.id })).toBeUndefined()
+        // Two of them fit, and their keys are free.
+        const fits = await store.jobInsertMany({ jobs: [batch[0]!, batch[2]!, batch[1]!], now: T + 2, maxQueued: limits })
+        expect(fits.map((result) => result.existing)).toEqual([false, false, false])
+        expect((await store.queueList()).map((queue) => [queue.queue, queue.counts.queued])).toEqual([
+          ['other', 1],
+          ['q', 3],
+        ])
+      })
+
+      it('a full queue does not fail inserts submitted at the same time', async () => {
+        const { store } = await setup()
+        const limits = cap({ full: 1 })
+        const resident = jobInsert({ queue: 'full' })
+        await store.jobInsertMany({ jobs: [resident], now: T })
+        const [before, alongside, after] = [jobInsert(), jobInsert({ queue: 'full', delayMs: 10 }), jobInsert({ key: 'after' })]
+        // Submitted in one turn: a store that shares a transaction between writes shares it here.
+        const [first, refused, second] = await Promise.allSettled([
+          store.jobInsertMany({ jobs: [before], now: T + 1, maxQueued: limits }),
+          store.jobInsertMany({ jobs: [alongside, jobInsert({ queue: 'full' })], now: T + 1, maxQueued: limits }),
+          store.jobInsertMany({ jobs: [after], now: T + 1, maxQueued: limits }),
+        ])
+        expect([first.status, second.status]).toEqual(['fulfilled', 'fulfilled'])
+        expect(refused.status === 'rejected' && isOffloadError(refused.reason, 'QUEUE_FULL')).toBe(true)
+        expect((await store.jobList({ limit: 10 })).map((job) => job.id)).toEqual([after.id, before.id, resident.id])
+        expect(await timeline(store, after.id)).toEqual([['enqueued', 'queued', 0]])
+      })
+    })
+
+    // ─── Webhooks ─────────────────────────────────────────────────────────────────────────────
+
+    describe('webhooks', () => {
+      const delivery: WebhookDeliveryTemplate = {
+        task: 'offload.webhook',
+        queue: 'webhooks',
+        maxAttempts: 5,
+        backoff: { type: 'exponential', base: 1000, factor: 2, max: 60_000, jitter: 0 },
+        timeoutMs: 10_000,
+      }
+      const hook = (name: string): string => `https://example.com/hooks/${name}`
+      const dispatch = (store: Store, now: number, limit = 100): Promise<number> => store.jobWebhookDispatch({ limit, delivery, now })
+
+      /** The delivery jobs' payloads by the id of the job each announces, checking each announces a different one. */
+      async function deliveries(store: Store): Promise<Map<string, WebhookDeliveryPayload[]>> {
+        const byJob = new Map<string, WebhookDeliveryPayload[]>()
+        for (const job of (await store.jobList({ queue: delivery.queue, limit: 1000 })).reverse()) {
+          const payload = job.payload as WebhookDeliveryPayload
+          byJob.set(payload.jobId, [...(byJob.get(payload.jobId) ?? []), payload])
+        }
+        return byJob
+      }
+
+      it('each final transition of a job with a webhook gets exactly one delivery job', async () => {
+        const { store } = await setup()
+        const jobs = {
+          completed: jobInsert({ queue: 'completed', webhook: hook('completed') }),
+          failed: jobInsert({ queue: 'failed', webhook: hook('failed') }),
+          cancelled: jobInsert({ queue: 'cancelled', webhook: hook('cancelled') }),
+          cancelledWaiting: jobInsert({ queue: 'waiting', runAt: T + 5000, webhook: hook('cancelledWaiting') }),
+          rescued: jobInsert({ queue: 'rescued', maxAttempts: 1, webhook: hook('rescued') }),
+          retrying: jobInsert({ queue: 'retrying', webhook: hook('retrying') }),
+          running: jobInsert({ queue: 'running', webhook: hook('running') }),
+          plain: jobInsert({ queue: 'plain' }),
+        }
+        await store.jobInsertMany({ jobs: Object.values(jobs), now: T })
+        const claim = (queue: string, leaseMs = 1000) => claimOne(store, T + 10, leaseMs, queue)
+        await finish(store, finishOf(await claim('completed'), 'completed'), T + 20)
+        await finish(store, finishOf(await claim('failed'), 'failed'), T + 30)
+        await claim('cancelled', 60_000)
+        await store.jobCancel({ id: jobs.cancelled.id, now: T + 40 })
+        await store.jobCancel({ id: jobs.cancelledWaiting.id, now: T + 50 })
+        await claim('rescued')
+        await finish(store, finishOf(await claim('retrying'), 'retry'), T + 60)
+        await claim('running', 60_000)
+        await finish(store, finishOf(await claim('plain'), 'completed'), T + 70)
+        expect(await store.jobRescue({ limit: 10, now: T + 2000 })).toBe(1)
+
+        expect(await dispatch(store, T + 3000)).toBe(5)
+        expect(await dispatch(store, T + 3001)).toBe(0)
+        const announced = (job: JobInsert, state: JobState, attempt: number, finishedAt: number): [string, WebhookDeliveryPayload[]] => [
+          job.id,
+          [{ jobId: job.id, url: job.webhook!, state, attempt, finishedAt: new Date(finishedAt).toISOString() }],
+        ]
+        expect(Object.fromEntries(await deliveries(store))).toEqual(
+          Object.fromEntries([
+            announced(jobs.completed, 'completed', 1, T + 20),
+            announced(jobs.failed, 'failed', 1, T + 30),
+            announced(jobs.cancelled, 'cancelled', 1, T + 40),
+            announced(jobs.cancelledWaiting, 'cancelled', 0, T + 50),
+            announced(jobs.rescued, 'failed', 1, T + 2000),
+          ]),
+        )
+
+        // Each delivery is a job of the template, queued now, with its own enqueued event, and runs.
+        const made = await store.jobList({ queue: delivery.queue, limit: 100 })
+        for (const job of made) {
+          expect(job).toMatchObject({
+            task: delivery.task,
+            state: 'queued',
+            priority: 0,
+            attempt: 0,
+            maxAttempts: delivery.maxAttempts,
+            backoff: delivery.backoff,
+            timeoutMs: delivery.timeoutMs,
+            metadata: {},
+            runAt: new Date(T + 3000),
+            createdAt: new Date(T + 3000),
+          })
+          expect(job.webhook).toBeUndefined()
+          expect(job.key).toBeUndefined()
+          expect(await timeline(store, job.id)).toEqual([['enqueued', 'queued', 0]])
+        }
+        const claimed = await store.jobClaim({ queues: [delivery.queue], workerId: 'w', limit: 10, leaseMs: 1000, now: T + 3002 })
+        expect(claimed.map((job) => job.id).sort()).toEqual(made.map((job) => job.id).sort())
+        expect(claimed.map((job) => job.payload)).toEqual(expect.arrayContaining(made.map((job) => job.payload)))
+        // A delivery job's own finish announces nothing.
+        for (const job of claimed) await finish(store, finishOf(job, 'completed'), T + 3003)
+        expect(await dispatch(store, T + 3004)).toBe(0)
+      })
+
+      it('a job finished again after a manual retry gets a second delivery', async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 1, webhook: hook('again') })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        await finish(store, finishOf(await claimOne(store, T), 'failed'), T + 1)
+        expect(await dispatch(store, T + 2)).toBe(1)
+        await store.jobRetry({ id: job.id, now: T + 3 })
+        expect(await dispatch(store, T + 4)).toBe(0)
+        await finish(store, finishOf(await claimOne(store, T + 5), 'completed'), T + 6)
+        expect(await dispatch(store, T + 7)).toBe(1)
+        expect(await deliveries(store)).toEqual(
+          new Map([
+            [
+              job.id,
+              [
+                { jobId: job.id, url: job.webhook!, state: 'failed', attempt: 1, finishedAt: new Date(T + 1).toISOString() },
+                { jobId: job.id, url: job.webhook!, state: 'completed', attempt: 1, finishedAt: new Date(T + 6).toISOString() },
+              ],
+            ],
+          ]),
+        )
+      })
+
+      it('jobs without a webhook never get a delivery', async () => {
+        const { store } = await setup()
+        for (const state of ['completed', 'failed', 'cancelled'] as const) await jobIn(store, state)
+        expect(await dispatch(store, T + 100)).toBe(0)
+        expect(await store.jobList({ queue: delivery.queue, limit: 10 })).toEqual([])
+      })
+
+      it('dispatch takes at most limit jobs, oldest finish first', async () => {
+        const { store } = await setup()
+        const jobs = Array.from({ length: 5 }, (_, i) => jobInsert({ webhook: hook(String(i)) }))
+        await store.jobInsertMany({ jobs, now: T })
+        const claimed = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 5, leaseMs: 60_000, now: T })
+        // Finished in the reverse of their insertion order.
+        const finishOrder = [...claimed].reverse()
+        for (const [i, job] of finishOrder.entries()) await finish(store, finishOf(job, 'completed'), T + 10 + i)
+        const ids = finishOrder.map((job) => job.id)
+        expect(await dispatch(store, T + 100, 2)).toBe(2)
+        expect([...(await deliveries(store)).keys()].sort()).toEqual(ids.slice(0, 2).sort())
+        expect(await dispatch(store, T + 101, 2)).toBe(2)
+        expect(await dispatch(store, T + 102, 2)).toBe(1)
+        expect(await dispatch(store, T + 103, 2)).toBe(0)
+        expect([...(await deliveries(store)).keys()].sort()).toEqual([...ids].sort())
+      })
+
+      it('dispatch notes ready for the delivery queue', async () => {
+        const { store } = await setup()
+        await completedWithWebhook(store)
+        const ready = nextNote(store, (note) => note.kind === 'ready' && note.queue === delivery.queue, 'ready')
+        expect(await dispatch(store, T + 100)).toBe(1)
+        await ready
+      })
+
+      it('dispatchers on two connections at once create each delivery exactly once', async () => {
+        const { store, open } = await setup()
+        const other = await open()
+        const jobs = Array.from({ length: 60 }, (_, i) => jobInsert({ webhook: hook(String(i)) }))
+        await store.jobInsertMany({ jobs, now: T })
+        const claimed = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 60, leaseMs: 60_000, now: T })
+        await store.jobFinishMany({ finishes: claimed.map((job) => finishOf(job, 'completed')), now: T + 1 })
+        const created = await Promise.all(
+          [store, other, store, other].map(async (connection, i) => {
+            let total = 0
+            while (true) {
+              const created = await connection.jobWebhookDispatch({ limit: 4, delivery, now: T + 10 + i })
+              if (created === 0) return total
+              total += created
+            }
+          }),
+        )
+        expect(created.reduce((a, b) => a + b)).toBe(jobs.length)
+        const sent = await deliveries(store)
+        expect([...sent.keys()].sort()).toEqual(jobs.map((job) => job.id).sort())
+        for (const payloads of sent.values()) expect(payloads).toHaveLength(1)
+      })
+
+      /** One completed job with a webhook, finished at `T + 20`. */
+      async function completedWithWebhook(store: Store): Promise<JobInsert> {
+        const job = jobInsert({ webhook: hook('one') })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        await finish(store, finishOf(await claimOne(store, T + 10), 'completed'), T + 20)
+        return job
+      }
+    })
+
+    // ─── Appended events ──────────────────────────────────────────────────────────────────────
+
+    describe('eventAppend', () => {
+      it("appends an event with the job's current state and attempt and leaves the job alone", async () => {
+        const { store } = await setup()
+        const done = await jobIn(store, 'completed')
+        const waiting = jobInsert()
+        await store.jobInsertMany({ jobs: [waiting], now: T + 30 })
+        const before = [await store.jobGet({ id: done }), await store.jobGet({ id: waiting.id })]
+        const data = { url: 'https://example.com/hook', status: 200, ok: true, next: null }
+        expect(await store.eventAppend({ jobId: done, type: 'webhook', data, now: T + 100 })).toBe(true)
+        expect(await store.eventAppend({ jobId: waiting.id, type: 'webhook', data: { status: 500 }, now: T + 101 })).toBe(true)
+        expect([await store.jobGet({ id: done }), await store.jobGet({ id: waiting.id })]).toEqual(before)
+
+        const events = await store.eventList({ jobId: done, limit: 100 })
+        expectIncreasing(events)
+        expect(events.map((event) => event.type)).toEqual(['enqueued', 'started', 'completed', 'webhook'])
+        expect(events.at(-1)).toEqual({
+          seq: expect.any(Number),
+          jobId: done,
+          task: 'test.task',
+          queue: 'default',
+          at: new Date(T + 100),
+          type: 'webhook',
+          state: 'completed',
+          attempt: 1,
+          data,
+        })
+        expect(await timeline(store, waiting.id)).toEqual([
+          ['enqueued', 'queued', 0],
+          ['webhook', 'queued', 0],
+        ])
+        // Followers of the whole log see them, in order.
+        const log = await store.eventList({ after: events.at(-2)!.seq, limit: 100 })
+        expect(log.map((event) => [event.jobId, event.type])).toEqual([
+          [waiting.id, 'enqueued'],
+          [done, 'webhook'],
+          [waiting.id, 'webhook'],
+        ])
+      })
+
+      it('eventAppend for a job that does not exist returns false and writes nothing', async () => {
+        const { store } = await setup()
+        await store.jobInsertMany({ jobs: [jobInsert()], now: T })
+        const lastSeq = await store.eventLastSeq()
+        expect(await store.eventAppend({ jobId: uuidv7(), type: 'webhook', data: { status: 200 }, now: T + 1 })).toBe(false)
+        expect(await store.eventLastSeq()).toBe(lastSeq)
       })
     })
 
@@ -1712,6 +2170,12 @@ export function describeStoreConformance(harness: StoreHarness): void {
           jobImport: () => store.jobImport({ records: [], now: T }),
           leaderElect: () => store.leaderElect({ name: 'm', owner: 'a', ttlMs: 1000, now: T }),
           leaderResign: () => store.leaderResign({ name: 'm', owner: 'a' }),
+          queueList: () => store.queueList(),
+          queuePause: () => store.queuePause({ queue: 'default', now: T }),
+          queueResume: () => store.queueResume({ queue: 'default', now: T }),
+          jobWebhookDispatch: () =>
+            store.jobWebhookDispatch({ limit: 10, delivery: { task: 'offload.webhook', queue: 'webhooks', maxAttempts: 1 }, now: T }),
+          eventAppend: () => store.eventAppend({ jobId: job.id, type: 'webhook', data: {}, now: T }),
         }
         for (const [name, call] of Object.entries(calls)) await expectCode(call, 'CLOSED', name)
       })
@@ -1918,12 +2382,17 @@ async function timeline(store: Store, id: string): Promise<[string, JobState, nu
   return (await store.eventList({ jobId: id, limit: 1000 })).map((event) => [event.type, event.state, event.attempt])
 }
 
+/** Per-state counts as `queueList` reports them: every state, 0 unless given. */
+function counts(some: Partial<Record<JobState, number>>): Record<JobState, number> {
+  return { scheduled: 0, queued: 0, running: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0, ...some }
+}
+
 function expectIncreasing(events: JobEvent[]): void {
   for (let i = 1; i < events.length; i++) expect(events[i]!.seq).toBeGreaterThan(events[i - 1]!.seq)
 }
 
-/** Expects `call` to return a promise that rejects with an OffloadError of `code` (not to throw). */
-async function expectCode(call: () => Promise<unknown>, code: OffloadErrorCode, what: string = code): Promise<void> {
+/** Expects `call` to return a promise that rejects with an OffloadError of `code` (not to throw), and returns the error. */
+async function expectCode(call: () => Promise<unknown>, code: OffloadErrorCode, what: string = code): Promise<OffloadError> {
   let promise: Promise<unknown>
   try {
     promise = call()
@@ -1936,6 +2405,7 @@ async function expectCode(call: () => Promise<unknown>, code: OffloadErrorCode, 
   )
   if (!('rejected' in outcome)) throw new Error(`${what}: resolved (${JSON.stringify(outcome.resolved)}) instead of rejecting with ${code}`)
   expect(isOffloadError(outcome.rejected, code), `${what}: rejected with ${String(outcome.rejected)}, wanted ${code}`).toBe(true)
+  return outcome.rejected as OffloadError
 }
 
 /**

@@ -101,6 +101,26 @@ export const MIGRATIONS: readonly Migration[] = [
       $$;
     `,
   },
+  {
+    version: 2,
+    name: 'completion webhooks, paused queues',
+    sql: `
+      -- webhook_due is the outbox: set by the statement that moves a job with a webhook into a
+      -- final state, cleared by the dispatcher in the statement that creates the delivery job. A
+      -- constant default adds both columns without rewriting the table.
+      ALTER TABLE {schema}.jobs ADD COLUMN webhook text, ADD COLUMN webhook_due boolean NOT NULL DEFAULT false;
+      -- Holds only the jobs owed a delivery, so the dispatcher's poll reads nothing when none is.
+      CREATE INDEX jobs_webhook_due ON {schema}.jobs (finished_at, seq) WHERE webhook_due;
+
+      -- A row per queue ever paused. Claims test it for each queue they read, so it stays tiny:
+      -- a resumed queue keeps its row (queueList shows it) with paused false.
+      CREATE TABLE {schema}.queues (
+        name text PRIMARY KEY,
+        paused boolean NOT NULL,
+        paused_at timestamptz
+      );
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

@@ -1,10 +1,11 @@
 import pg from 'pg'
 import type { ResolvedBackoff } from '../../backoff.js'
-import { OffloadError, isOffloadError } from '../../errors.js'
+import { OffloadError, QueueFullError, isOffloadError } from '../../errors.js'
 import { uuidv7 } from '../../ids.js'
-import { isFinished, type AttemptError, type JobEvent, type JobEventType, type JobInfo, type JobState, type Json } from '../../job.js'
+import { isFinished, JOB_STATES, type AttemptError, type JobEvent, type JobEventType, type JobInfo, type JobState, type Json } from '../../job.js'
 import type {
   ClaimedJob,
+  EventAppendParams,
   EventListParams,
   JobClaimParams,
   JobCount,
@@ -24,8 +25,11 @@ import type {
   JobRecord,
   JobRecordEvent,
   JobRescueParams,
+  JobWebhookDispatchParams,
   LeaderElectParams,
   LostLease,
+  QueueInfo,
+  QueuePauseParams,
   Store,
   StoreCapabilities,
   StoreNote,
@@ -79,6 +83,9 @@ const FINISHED_SQL = `('completed', 'failed', 'cancelled')`
 /** The time of a write: the caller's `now` (tests) or the database's clock, never the worker's. */
 const AT = 'coalesce($1::timestamptz, now())'
 const ms = (param: string): string => `(${param}::float8 * interval '1 millisecond')`
+/** When a new job is due: at its `runAt` (epoch ms), else `delayMs` after now. Due by now means `queued`. */
+const dueSql = (runAt: string, delayMs: string): string =>
+  `CASE WHEN ${runAt} IS NOT NULL THEN to_timestamp(${runAt} / 1000) ELSE ${AT} + ${ms(`coalesce(${delayMs}, 0)`)} END`
 const ISO = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 const EPOCH_MS = (column: string): string => `round(extract(epoch FROM ${column}) * 1000)::bigint`
 /** A time as the `Date` node-pg would have parsed from it: whole milliseconds, the microseconds dropped. */
@@ -109,6 +116,8 @@ interface JobRow {
   created_at: Date
   started_at: Date | null
   finished_at: Date | null
+  webhook: string | null
+  webhook_due: boolean
 }
 
 type Queryable = Pick<pg.ClientBase, 'query'>
@@ -244,6 +253,9 @@ export class PostgresStore implements Store {
           candidates.push(i)
         }
       })
+      // Only a batch with a job for a capped queue pays for the count (and the transaction it needs).
+      const caps = params.maxQueued
+      const capped = caps !== undefined && caps.size > 0 && candidates.some((i) => caps.has(params.jobs[i]!.queue))
       const notes = new NoteSet()
       const run = async (client: Queryable): Promise<JobInsertResult[]> => {
         const results: (JobInsertResult | undefined)[] = new Array(params.jobs.length)
@@ -256,6 +268,7 @@ export class PostgresStore implements Store {
             return holder === undefined
           })
         }
+        if (capped) await this.checkQueueCaps(client, insert.map((i) => params.jobs[i]!).filter((job) => caps.has(job.queue)), caps, at)
         const inserted = await this.insertJobs(client, insert.map((i) => params.jobs[i]!), at, notes, outside !== undefined)
         insert.forEach((i, n) => (results[i] = { id: inserted[n]!.id, state: inserted[n]!.state, existing: false }))
         params.jobs.forEach((job, i) => {
@@ -268,7 +281,7 @@ export class PostgresStore implements Store {
       // In the application's transaction every note went out inside it, delivered at its commit
       // (to this process too); telling anyone sooner would send them looking for rows not yet there.
       if (outside !== undefined) return run(outside)
-      const results = firstWithKey.size > 0 ? await this.transaction(run) : await run(this.pool)
+      const results = firstWithKey.size > 0 || capped ? await this.transaction(run) : await run(this.pool)
       this.emit(notes.toNotes())
       // Queues whose NOTIFY was skipped inside the transaction (notified a moment ago) and due
       // times get theirs after commit.
@@ -302,6 +315,36 @@ export class PostgresStore implements Store {
     )
     for (const row of rows) held.set(`${row.task}\u0000${row.key}`, { id: row.id, state: row.state })
     return held
+  }
+
+  /**
+   * Throws `QueueFullError` for the first queue that the jobs landing in `queued` would take past
+   * its cap. Runs in the insert's transaction, after the keys are taken (a job returning a holder
+   * does not count) and before anything else is written, so a refused batch leaves no dead rows in
+   * the table claims read, however hard producers push against a full queue.
+   */
+  private async checkQueueCaps(client: Queryable, jobs: JobInsert[], caps: ReadonlyMap<string, number>, at: Date | null): Promise<void> {
+    if (jobs.length === 0) return
+    // Counting stops at the cap: a full queue of a million jobs costs no more than one at its cap.
+    const full = await this.rows<{ queue: string; cap: number | string; queued: number | string }>(
+      client,
+      this.text('queue-caps', () => `SELECT c.queue, c.cap, q.queued FROM (
+           SELECT j.queue, j.cap, count(*) AS n, min(j.ord) AS ord
+           FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[]) WITH ORDINALITY AS j(queue, cap, run_at, delay_ms, ord)
+           WHERE ${dueSql('j.run_at', 'j.delay_ms')} <= ${AT}
+           GROUP BY j.queue, j.cap
+         ) AS c
+         CROSS JOIN LATERAL (
+           SELECT count(*) AS queued FROM (
+             SELECT 1 FROM ${this.schema}.jobs WHERE state = 'queued' AND queue = c.queue LIMIT c.cap
+           ) AS counted
+         ) AS q
+         WHERE q.queued + c.n > c.cap
+         ORDER BY c.ord LIMIT 1`),
+      [at, jobs.map((job) => job.queue), jobs.map((job) => caps.get(job.queue)!), jobs.map((job) => job.runAt ?? null), jobs.map((job) => job.delayMs ?? null)],
+    )
+    // Bigints, which the application's own client (`transaction`) hands over as text.
+    if (full.length > 0) throw new QueueFullError(full[0]!.queue, Number(full[0]!.cap), Number(full[0]!.queued))
   }
 
   /**
@@ -347,17 +390,16 @@ export class PostgresStore implements Store {
     const after = first + SHARED_COLUMNS.length
     return `WITH timed AS (
          SELECT i.ord, i.id, i.key, i.payload, ${SHARED_COLUMNS.filter((c) => c !== 'run_at' && c !== 'delay_ms').map((c) => `${value(c)} AS ${c}`).join(', ')},
-           CASE WHEN ${value('run_at')} IS NOT NULL THEN to_timestamp(${value('run_at')} / 1000)
-             ELSE ${AT} + ${ms(`coalesce(${value('delay_ms')}, 0)`)} END AS due
+           ${dueSql(value('run_at'), value('delay_ms'))} AS due
          FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS i(id, payload, key, ord)
            LEFT JOIN ROWS FROM (json_to_recordset($5::json) AS (${SHARED_COLUMNS.map((c) => `${c} ${SHARED_TYPES[c]}`).join(', ')}))
              WITH ORDINALITY AS v(${SHARED_COLUMNS.join(', ')}, ord) ON v.ord = i.ord
        ),
        inserted AS (
          INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, timeout_ms, backoff, key,
-           key_ttl_ms, payload, metadata, created_at)
+           key_ttl_ms, payload, metadata, webhook, created_at)
          SELECT id, task, queue, CASE WHEN due > ${AT} THEN 'scheduled' ELSE 'queued' END, priority, due, max_attempts, timeout_ms,
-           backoff::json, key, key_ttl_ms, payload::json, metadata::json, ${AT}
+           backoff::json, key, key_ttl_ms, payload::json, metadata::json, webhook, ${AT}
          FROM timed ORDER BY ord
          RETURNING seq, id, state, queue, run_at
        ),
@@ -502,6 +544,9 @@ export class PostgresStore implements Store {
    * (another worker is claiming them) are skipped, never waited for. Rows come back in claim order,
    * with their times as epoch milliseconds: a worker parses no timestamp text on its hot path.
    *
+   * A paused queue's range is not read at all, so none of its rows is locked even for a moment:
+   * the test of the queues table names only the queue, so it runs once, before the scan.
+   *
    * A claim commits without waiting for its WAL flush (`synchronous_commit` off for this statement's
    * transaction alone): it acknowledges nothing to anyone, and the claimed job's outcome commits
    * with the flush on, which writes the log up to that point — the claim included. A server crash
@@ -511,7 +556,9 @@ export class PostgresStore implements Store {
     return `WITH picked AS (
          SELECT c.seq FROM unnest($2::text[]) AS q(name) CROSS JOIN LATERAL (
            SELECT seq, priority, run_at FROM ${this.schema}.jobs
-           WHERE state = 'queued' AND queue = q.name ORDER BY priority DESC, run_at, seq LIMIT $3
+           WHERE state = 'queued' AND queue = q.name
+             AND NOT EXISTS (SELECT FROM ${this.schema}.queues p WHERE p.name = q.name AND p.paused)
+           ORDER BY priority DESC, run_at, seq LIMIT $3
            FOR UPDATE SKIP LOCKED
          ) AS c
          ORDER BY c.priority DESC, c.run_at, c.seq LIMIT $3
@@ -608,7 +655,7 @@ export class PostgresStore implements Store {
       this.text('complete', () => `WITH input AS (SELECT * FROM unnest($2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS i(id, lease, result, ord)),
        changed AS (
          UPDATE ${this.schema}.jobs j SET state = 'completed', result = input.result::json, finished_at = ${AT},
-           worker_id = NULL, lease_expires_at = NULL
+           worker_id = NULL, lease_expires_at = NULL, webhook_due = (j.webhook IS NOT NULL)
          FROM input WHERE j.id = input.id AND j.lease = input.lease AND j.state = ANY($5::text[])
          RETURNING j.seq, j.id, j.task, j.state, j.attempt, j.key, j.key_ttl_ms, input.ord
        ),
@@ -661,7 +708,7 @@ export class PostgresStore implements Store {
         event = { type: 'retrying', data: `json_build_object('error', ${errorJson}, 'runAt', ${ISO('r.run_at')})` }
         break
       case 'failed':
-        change = `state = 'failed', finished_at = ${AT}, ${appendError()}`
+        change = `state = 'failed', finished_at = ${AT}, webhook_due = (webhook IS NOT NULL), ${appendError()}`
         event = { type: 'failed', data: `json_build_object('error', ${errorJson})` }
         break
       case 'snoozed':
@@ -740,7 +787,8 @@ export class PostgresStore implements Store {
     return this.track(async () => {
       const row = await this.one<JobRow>(
         `WITH r AS (
-           UPDATE ${this.schema}.jobs SET state = 'cancelled', finished_at = ${AT}, worker_id = NULL, lease_expires_at = NULL
+           UPDATE ${this.schema}.jobs SET state = 'cancelled', finished_at = ${AT}, worker_id = NULL, lease_expires_at = NULL,
+             webhook_due = (webhook IS NOT NULL)
            WHERE id = $2 AND state IN ${UNFINISHED_SQL} RETURNING *
          ),
          events AS (
@@ -792,10 +840,12 @@ export class PostgresStore implements Store {
           )
         }
         // The old run's progress would describe work that starts over; its errors stay, for the record.
+        // A finish whose webhook was not dispatched yet goes unannounced: the row no longer says how
+        // it ended, and the next finish is announced instead.
         return (await this.one<JobRow>(
           `WITH r AS (
              UPDATE ${this.schema}.jobs SET state = 'queued', attempt = 0, run_at = ${AT}, finished_at = NULL, result = NULL,
-               progress = NULL, worker_id = NULL, lease_expires_at = NULL
+               progress = NULL, worker_id = NULL, lease_expires_at = NULL, webhook_due = false
              WHERE seq = $2 RETURNING *
            ),
            events AS (
@@ -862,6 +912,7 @@ export class PostgresStore implements Store {
            UPDATE ${this.schema}.jobs SET
              state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
              finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE ${AT} END,
+             webhook_due = CASE WHEN attempt < max_attempts THEN webhook_due ELSE webhook IS NOT NULL END,
              errors = coalesce(errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at', ${EPOCH_MS(AT)},
                'name', 'LeaseExpired', 'message', 'worker ' || coalesce(worker_id, '?') || ' stopped renewing its lease (it died or stalled)')),
              worker_id = NULL, lease_expires_at = NULL
@@ -931,6 +982,137 @@ export class PostgresStore implements Store {
     })
   }
 
+  // ─── Queues ───────────────────────────────────────────────────────────────────────────────────
+
+  queueList(): Promise<QueueInfo[]> {
+    return this.track(async () => {
+      // One pass over the jobs (an admin read, like jobCounts), plus the queues ever paused.
+      const rows = await this.rows<{ queue: string; state: JobState | null; count: number; oldest: Date | null; paused: boolean | null }>(
+        this.pool,
+        `SELECT queue, state, count(*)::int AS count, min(run_at) AS oldest, NULL::boolean AS paused
+         FROM ${this.schema}.jobs GROUP BY queue, state
+         UNION ALL
+         SELECT name, NULL, 0, NULL, paused FROM ${this.schema}.queues`,
+        [],
+      )
+      const queues = new Map<string, QueueInfo>()
+      for (const row of rows) {
+        let info = queues.get(row.queue)
+        if (info === undefined) {
+          info = { queue: row.queue, paused: false, counts: Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number> }
+          queues.set(row.queue, info)
+        }
+        if (row.paused !== null) info.paused = row.paused
+        if (row.state !== null) info.counts[row.state] = row.count
+        if (row.state === 'queued' && row.oldest !== null) info.oldestQueuedAt = row.oldest
+      }
+      return [...queues.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0))
+    })
+  }
+
+  queuePause(params: QueuePauseParams): Promise<void> {
+    return this.track(async () => {
+      // Pausing a paused queue keeps the time it was first paused.
+      await this.rows(
+        this.pool,
+        `INSERT INTO ${this.schema}.queues (name, paused, paused_at) VALUES ($2, true, ${AT})
+         ON CONFLICT (name) DO UPDATE SET paused = true, paused_at = excluded.paused_at WHERE NOT queues.paused`,
+        [params.now === undefined ? null : new Date(params.now), params.queue],
+      )
+    })
+  }
+
+  queueResume(params: QueuePauseParams): Promise<void> {
+    return this.track(async () => {
+      await this.rows(this.pool, `UPDATE ${this.schema}.queues SET paused = false, paused_at = NULL WHERE name = $1 AND paused`, [params.queue])
+      // Workers idle on this queue, here and in other processes, claim again now rather than at their next poll.
+      this.after(new NoteSet({ ready: [params.queue] }))
+    })
+  }
+
+  // ─── Webhooks ─────────────────────────────────────────────────────────────────────────────────
+
+  jobWebhookDispatch(params: JobWebhookDispatchParams): Promise<number> {
+    return this.track(async () => {
+      if (params.limit <= 0) return 0
+      const delivery = params.delivery
+      // The maintenance leader calls this after every finish it hears of, mostly to find nothing:
+      // a look at the partial index answers that, and says how many ids the dispatch needs (made
+      // here, where every id is made). Jobs marked after the look wait for the next call.
+      const due = (await this.one<{ count: number }>(
+        this.text('webhook-due', () => `SELECT count(*)::int AS count FROM (
+             SELECT FROM ${this.schema}.jobs WHERE webhook_due ORDER BY finished_at, seq LIMIT $1
+           ) AS due`),
+        [params.limit],
+      ))!.count
+      if (due === 0) return 0
+      const row = await this.one<{ count: number }>(
+        this.text('webhook-dispatch', () => this.webhookDispatchSql()),
+        [
+          params.now === undefined ? null : new Date(params.now),
+          Array.from({ length: due }, () => uuidv7()),
+          delivery.task,
+          delivery.queue,
+          delivery.maxAttempts,
+          delivery.timeoutMs ?? null,
+          delivery.backoff === undefined ? null : JSON.stringify(delivery.backoff),
+        ],
+      )
+      if (row!.count > 0) this.after(new NoteSet({ ready: [delivery.queue] }))
+      return row!.count
+    })
+  }
+
+  /**
+   * One statement, so it is all or nothing: the marks it clears and the delivery jobs it creates
+   * commit together. It takes a job per id in `$2`. Rows another dispatcher holds are skipped, and
+   * a row it cleared meanwhile is re-checked after the lock and dropped, so two dispatchers never
+   * announce one finish twice.
+   */
+  private webhookDispatchSql(): string {
+    return `WITH taken AS MATERIALIZED (
+         SELECT seq, id, webhook, state, attempt, finished_at FROM ${this.schema}.jobs
+         WHERE webhook_due ORDER BY finished_at, seq LIMIT cardinality($2::text[])
+         FOR UPDATE SKIP LOCKED
+       ),
+       cleared AS (UPDATE ${this.schema}.jobs j SET webhook_due = false FROM taken WHERE j.seq = taken.seq),
+       created AS (
+         INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, timeout_ms, backoff, payload, created_at)
+         SELECT ($2::text[])[t.ord], $3::text, $4::text, 'queued', 0, ${AT}, $5::int, $6::bigint, $7::json,
+           json_build_object('jobId', t.id, 'url', t.webhook, 'state', t.state, 'attempt', t.attempt, 'finishedAt', ${ISO('t.finished_at')}),
+           ${AT}
+         FROM (SELECT *, row_number() OVER (ORDER BY finished_at, seq) AS ord FROM taken) AS t
+         ORDER BY t.ord
+         RETURNING seq
+       ),
+       events AS (
+         INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
+         SELECT seq, ${AT}, 'enqueued', 'queued', 0 FROM created${this.eventGate}
+         ORDER BY seq
+       )
+       SELECT count(*)::int AS count FROM created`
+  }
+
+  eventAppend(params: EventAppendParams): Promise<boolean> {
+    return this.track(async () => {
+      // The job's row is locked as every other writer of its events locks it, so its timeline
+      // commits in seq order (see eventList).
+      const row = await this.one<{ id: string }>(
+        `WITH j AS (SELECT seq, id, state, attempt FROM ${this.schema}.jobs WHERE id = $2 FOR NO KEY UPDATE),
+         appended AS (
+           INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
+           SELECT j.seq, ${AT}, $3::text, j.state, j.attempt, $4::json FROM j${this.eventGate}
+         )
+         SELECT id FROM j`,
+        [params.now === undefined ? null : new Date(params.now), params.jobId, params.type, JSON.stringify(params.data)],
+      )
+      if (row === undefined) return false
+      // Followers of the job read its timeline again, as they do when a handler logs.
+      this.after(new NoteSet({ progress: [row.id] }))
+      return true
+    })
+  }
+
   // ─── Copy between stores ──────────────────────────────────────────────────────────────────────
 
   jobExport(params: JobExportParams): Promise<JobRecord[]> {
@@ -973,18 +1155,19 @@ export class PostgresStore implements Store {
       const running = (job: JobInfo): boolean => job.state === 'running'
       const notes = new NoteSet()
       await this.transaction(async (client) => {
-        // ON CONFLICT: a job already here (an earlier run of the copy) is left exactly as it is.
+        // ON CONFLICT: a job already here (an earlier run of the copy) is left exactly as it is. No
+        // imported job is owed a webhook: the source announced its finish, or still owes it.
         const inserted = await this.rows<{ seq: number; id: string; state: JobState; queue: string; run_at: Date }>(
           client,
           `INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff, key,
-             key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at)
+             key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at, webhook)
            SELECT id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff::json, key, key_ttl_ms,
-             payload::json, metadata::json, result::json, progress::json, errors::jsonb, created_at, started_at, finished_at
+             payload::json, metadata::json, result::json, progress::json, errors::jsonb, created_at, started_at, finished_at, webhook
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], $8::int[], $9::bigint[],
              $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::timestamptz[],
-             $19::timestamptz[], $20::timestamptz[]) WITH ORDINALITY
+             $19::timestamptz[], $20::timestamptz[], $21::text[]) WITH ORDINALITY
              AS i(id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff, key, key_ttl_ms, payload,
-               metadata, result, progress, errors, created_at, started_at, finished_at, ord)
+               metadata, result, progress, errors, created_at, started_at, finished_at, webhook, ord)
            ORDER BY ord
            ON CONFLICT (id) DO NOTHING
            RETURNING seq, id, state, queue, run_at`,
@@ -1009,6 +1192,7 @@ export class PostgresStore implements Store {
             jobs.map((job) => job.createdAt),
             jobs.map((job) => job.startedAt ?? null),
             jobs.map((job) => job.finishedAt ?? null),
+            jobs.map((job) => (job.webhook === undefined ? null : sanitize(job.webhook))),
           ],
         )
         const seqOf = new Map(inserted.map((row) => [row.id, row.seq]))
@@ -1417,6 +1601,7 @@ function toJobInfo(row: JobRow): JobInfo {
   if (row.backoff !== null) job.backoff = row.backoff
   if (row.worker_id !== null) job.workerId = row.worker_id
   if (row.lease_expires_at !== null) job.leaseExpiresAt = row.lease_expires_at
+  if (row.webhook !== null) job.webhook = row.webhook
   return job
 }
 
@@ -1455,6 +1640,7 @@ const SHARED_VALUES = {
   backoff: (job) => (job.backoff === undefined ? undefined : JSON.stringify(job.backoff)),
   key_ttl_ms: (job) => job.keyTtlMs,
   metadata: (job) => job.metadata,
+  webhook: (job) => (job.webhook === undefined ? undefined : sanitize(job.webhook)),
 } satisfies Record<string, (job: JobInsert) => string | number | undefined>
 type SharedColumn = keyof typeof SHARED_VALUES
 const SHARED_COLUMNS = Object.keys(SHARED_VALUES) as SharedColumn[]
@@ -1469,6 +1655,7 @@ const SHARED_TYPES: Record<SharedColumn, string> = {
   backoff: 'text',
   key_ttl_ms: 'bigint',
   metadata: 'text',
+  webhook: 'text',
 }
 
 interface InsertInput {

@@ -50,24 +50,31 @@ describe("SqliteStore under another connection's write lock", () => {
 })
 
 describe('SqliteStore schema and batch writes', () => {
-  test('a database at version 1 upgrades: the unused finished-jobs index goes, the jobs stay', async () => {
+  test('a database at version 1 upgrades: the unused finished-jobs index goes, webhooks and paused queues come, the jobs stay', async () => {
     const path = tempDb()
     const old = new Database(path)
     old.exec(`CREATE TABLE offload_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`)
     old.exec(MIGRATIONS[0]!.sql)
     old.prepare('INSERT INTO offload_migrations VALUES (1, ?, 0)').run(MIGRATIONS[0]!.name)
+    // A job written by the version-1 store, finished: it must not become due for a webhook.
+    const id = uuidv7()
+    old
+      .prepare(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, max_attempts, payload, created_at, finished_at)
+        VALUES (?, 't', 'q', 'completed', 0, 0, 1, '1', 0, 0)`)
+      .run(id)
     old.close()
     const store = new SqliteStore({ path })
-    const id = uuidv7()
-    await store.jobInsertMany({ jobs: [{ id, task: 't', queue: 'q', payload: '1', priority: 0, maxAttempts: 1 }] })
-    expect(await store.migrate()).toEqual({ applied: [2], version: 2 })
-    expect((await store.jobGet({ id }))?.state).toBe('queued')
+    expect(await store.migrate()).toEqual({ applied: [2, 3], version: 3 })
+    expect(await store.jobGet({ id })).toMatchObject({ state: 'completed', payload: 1 })
+    expect(await store.jobWebhookDispatch({ limit: 10, delivery: { task: 'w', queue: 'w', maxAttempts: 1 } })).toBe(0)
+    expect(await store.queueList()).toMatchObject([{ queue: 'q', paused: false }])
     await store.close()
     const check = new Database(path, { readonly: true })
     const indexes = check.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'offload_jobs'`).pluck().all()
     check.close()
     expect(indexes).not.toContain('offload_jobs_finished')
     expect(indexes).toContain('offload_jobs_ready')
+    expect(indexes).toContain('offload_jobs_webhooks_due')
   })
 
   test('a batch spanning several multi-row statements keeps input order, around keyed jobs, and logs each job once', async () => {

@@ -23,8 +23,8 @@ interface Pending {
  * process therefore cost one durable commit per turn rather than one each, and each caller's
  * promise resolves only after that commit — the acknowledgement is durable.
  *
- * Each op runs in its own savepoint, so an op that throws (a job not found, a bad state) is
- * rolled back and rejected alone while the rest of the batch commits.
+ * Each op runs in its own savepoint, so an op that throws (a job not found, a bad state, a full
+ * queue) is rolled back and rejected alone while the rest of the batch commits.
  *
  * A batch of nothing but claims commits without its fsync: a claim acknowledges nothing to anyone.
  * Its WAL frames reach the disk with the next durable commit — the claimed job's outcome, at the

@@ -92,6 +92,27 @@ export const MIGRATIONS: readonly Migration[] = [
     // IN list (about 2 µs a row) and each completion added an entry, a WAL page per commit.
     sql: `DROP INDEX IF EXISTS offload_jobs_finished;`,
   },
+  {
+    version: 3,
+    name: 'completion webhooks, paused queues',
+    sql: `
+      -- webhook_due: a final transition of a job with a webhook sets it in the same statement; the
+      -- dispatcher clears it in the transaction that creates the delivery job (an outbox). Only
+      -- marked rows enter the partial index, so the dispatcher never reads finished history and
+      -- jobs without a webhook never touch the index.
+      ALTER TABLE offload_jobs ADD COLUMN webhook TEXT;
+      ALTER TABLE offload_jobs ADD COLUMN webhook_due INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX offload_jobs_webhooks_due ON offload_jobs (finished_at, seq) WHERE webhook_due = 1;
+
+      -- A row per queue ever paused. Claims look a queue up here by its primary key, once per
+      -- claimed queue, so the table stays out of the way of the ready index.
+      CREATE TABLE offload_queues (
+        name TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL,
+        paused_at INTEGER
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

@@ -2,11 +2,13 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import type { ResolvedBackoff } from '../../backoff.js'
-import { OffloadError } from '../../errors.js'
+import { OffloadError, QueueFullError } from '../../errors.js'
+import { uuidv7 } from '../../ids.js'
 import { isFinished, type AttemptError, type JobEvent, type JobEventType, type JobInfo, type JobState, type Json } from '../../job.js'
 import type {
   ClaimedJob,
   JobLeaseRef,
+  EventAppendParams,
   EventListParams,
   JobClaimParams,
   JobCount,
@@ -26,11 +28,15 @@ import type {
   JobRecord,
   JobRecordEvent,
   JobRescueParams,
+  JobWebhookDispatchParams,
   LeaderElectParams,
   LostLease,
+  QueueInfo,
+  QueuePauseParams,
   Store,
   StoreCapabilities,
   StoreNote,
+  WebhookDeliveryPayload,
 } from '../store.js'
 import { ChangeWatcher } from './change-watcher.js'
 import { GroupCommit, isBusy, sqliteError } from './group-commit.js'
@@ -75,6 +81,8 @@ interface JobRow {
   created_at: number
   started_at: number | null
   finished_at: number | null
+  webhook: string | null
+  webhook_due: number
 }
 
 /** The columns a finished job's key release and event need. */
@@ -92,14 +100,25 @@ const FINISHED_COLUMNS = 'seq, id, task, queue, attempt, key, key_ttl_ms'
 /** What `jobInsertMany` writes per job, in the order its statements bind them. */
 const JOB_INSERT_COLUMNS = [
   'id', 'task', 'queue', 'state', 'priority', 'run_at', 'max_attempts', 'timeout_ms', 'backoff', 'key', 'key_ttl_ms', 'payload', 'metadata', 'created_at',
+  'webhook',
 ] as const
-/** Rows per multi-row INSERT, largest first: 128 × 14 parameters is far below SQLite's limit of 32,766. */
+/** Rows per multi-row INSERT, largest first: 128 × 15 parameters is far below SQLite's limit of 32,766. */
 const INSERT_BLOCK_SIZES = [128, 64, 32, 16, 8, 4, 2, 1] as const
 const UNFINISHED_SQL = `('scheduled', 'queued', 'running', 'retrying')`
+/** Set in the statement of every final transition: the job's finish is due for a webhook delivery if it has a webhook. */
+const WEBHOOK_DUE_SQL = 'webhook_due = webhook IS NOT NULL'
 // Every limit is written `LIMIT +?`, never `LIMIT ?`: SQLite built with STAT4 (as better-sqlite3
 // builds it) lets the planner look at a bare parameter in LIMIT, and then re-prepares the statement
 // every time it runs with a new binding — 4 µs for a one-line query, some 35 µs for the claim, most
 // of the claim of one job. As an expression the limit is only evaluated at run time.
+
+/**
+ * The start of a LIMIT that is 0 for a paused queue (bound after the queue's name), and then its
+ * limit: `LIMIT ${UNLESS_PAUSED}+?)`. The check belongs in the LIMIT, evaluated once before the
+ * scan, not in the WHERE: SQLite tests a WHERE term at every row, even one that names no column,
+ * so a claim from a paused queue with a million jobs waiting would walk all of them.
+ */
+const UNLESS_PAUSED = `iif(EXISTS (SELECT 1 FROM offload_queues WHERE name = ? AND paused = 1), 0, `
 
 /** A claim needs no fsync of its own: the claimed job's outcome syncs it (see GroupCommit). */
 const CLAIM = { durable: false }
@@ -120,8 +139,9 @@ export class SqliteStore implements Store {
   private readonly watcher: ChangeWatcher
   private readonly listeners = new Set<(note: StoreNote) => void>()
   private readonly statements = new Map<string, Statement>()
-  /** `claimStatement`'s by number of queues, `jobInsertStatement`'s by block size: their texts are long to hash. */
+  /** `claimStatement`'s and `readyStatement`'s by number of queues, `jobInsertStatement`'s by block size: their texts are long to hash. */
   private readonly claimStatements: Statement[] = []
+  private readonly readyStatements: Statement[] = []
   private readonly rowInserts: Statement[] = []
   private readonly uniformInserts: Statement[] = []
   private closed = false
@@ -220,10 +240,13 @@ export class SqliteStore implements Store {
       const at = params.now ?? this.clock()
       // Inside the write transaction nobody else inserts, and a new row's seq is one more than the
       // largest: the rows above `before` are exactly this call's, in input order.
-      const before = this.sql('SELECT coalesce(max(seq), 0) FROM offload_jobs').pluck().get() as number
+      const before = this.lastJobSeq()
       const keyTake = this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, NULL)')
       const results: JobInsertResult[] = new Array(params.jobs.length)
       const readyQueues = new Set<string>()
+      const caps = params.maxQueued !== undefined && params.maxQueued.size > 0 ? params.maxQueued : undefined
+      /** Per capped queue this batch adds to: how many jobs were queued before it, and how many it adds. */
+      const tally = new Map<string, { queued: number; added: number }>()
       let earliestDue = Infinity
       let inserted = 0
       // Rows waiting to go in multi-row INSERTs, as indexes into params.jobs: a statement per row
@@ -242,6 +265,8 @@ export class SqliteStore implements Store {
         }
         const runAt = (runAts[i] = job.runAt ?? at + (job.delayMs ?? 0))
         const state = stateAt(runAt, at)
+        // Checked before the job is written, so a batch over the cap stops at its first job too many.
+        if (caps !== undefined && state === 'queued') this.queueRoomTake(caps, tally, job.queue)
         inserted++
         if (job.key === undefined) run.push(i)
         else {
@@ -255,18 +280,41 @@ export class SqliteStore implements Store {
         results[i] = { id: job.id, state, existing: false }
       }
       this.insertJobRows(params.jobs, run, runAts, at)
-      if (inserted > 0) {
-        // One statement for the whole batch's events, in insertion order.
-        const logged = this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
-          SELECT seq, ?, 'enqueued', state, 0, NULL FROM offload_jobs WHERE seq > ? ORDER BY seq`).run(at, before).changes
-        // SQLite numbers rows max + 1 until seq reaches 2^63 − 1; past that it picks at random, and
-        // the rows of this call could no longer be told apart. Refuse rather than log them wrongly.
-        if (logged !== inserted) throw new OffloadError('STORE_UNAVAILABLE', `${this.description}: job seq numbers are exhausted`)
-      }
+      this.enqueuedEvents(before, inserted, at)
       for (const queue of readyQueues) notes.push({ kind: 'ready', queue })
       if (earliestDue !== Infinity) notes.push({ kind: 'due', runAt: earliestDue })
       return results
     })
+  }
+
+  /**
+   * Counts one more new `queued` job of `queue` against its cap in `caps`, if it has one; throws
+   * `QueueFullError` when the queue has no room left. The first job of a queue in a batch counts
+   * the jobs already queued there — at most `limit` of them, from the ready index — before any of
+   * the batch's jobs of that queue is written.
+   */
+  private queueRoomTake(caps: ReadonlyMap<string, number>, tally: Map<string, { queued: number; added: number }>, queue: string): void {
+    const limit = caps.get(queue)
+    if (limit === undefined) return
+    let counted = tally.get(queue)
+    if (counted === undefined) {
+      const queued = this.sql(`SELECT count(*) FROM (SELECT 1 FROM offload_jobs WHERE state = 'queued' AND queue = ? LIMIT +?)`)
+        .pluck()
+        .get(queue, limit) as number
+      tally.set(queue, (counted = { queued, added: 0 }))
+    }
+    if (counted.queued + counted.added >= limit) throw new QueueFullError(queue, limit, counted.queued)
+    counted.added++
+  }
+
+  /** The `enqueued` events of the `inserted` jobs this transaction wrote above seq `before`, in one statement, in insertion order. */
+  private enqueuedEvents(before: number, inserted: number, at: number): void {
+    if (inserted === 0) return
+    const logged = this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
+      SELECT seq, ?, 'enqueued', state, 0, NULL FROM offload_jobs WHERE seq > ? ORDER BY seq`).run(at, before).changes
+    // SQLite numbers rows max + 1 until seq reaches 2^63 − 1; past that it picks at random, and
+    // the rows of this call could no longer be told apart. Refuse rather than log them wrongly.
+    if (logged !== inserted) throw new OffloadError('STORE_UNAVAILABLE', `${this.description}: job seq numbers are exhausted`)
   }
 
   /**
@@ -381,11 +429,9 @@ export class SqliteStore implements Store {
     if ((params.queues.length === 0 || params.limit <= 0) && !this.closed) return []
     // Look before taking the write lock: idle workers in several processes wake on every commit,
     // and a read costs them nothing while a write would queue them behind the real writers.
-    const marks = params.queues.map(() => '?').join(', ')
-    const any = await this.read(() =>
-      this.sql(`SELECT 1 FROM offload_jobs WHERE state = 'queued' AND queue IN (${marks}) LIMIT 1`).get(...params.queues),
-    )
-    if (any === undefined) return []
+    const queueArgs = params.queues.flatMap((queue) => [queue, queue])
+    const any = await this.read(() => this.readyStatement(params.queues.length).get(...queueArgs))
+    if (any === 0) return []
     return this.write(() => {
       const at = params.now ?? this.clock()
       // Rows as arrays: better-sqlite3 builds a keyed object per row by setting each property by
@@ -394,7 +440,7 @@ export class SqliteStore implements Store {
         params.workerId,
         at + params.leaseMs,
         at,
-        ...params.queues.flatMap((queue) => [queue, params.limit]),
+        ...params.queues.flatMap((queue) => [queue, queue, params.limit]),
         params.limit,
       ) as ClaimRow[]
       rows.sort(claimOrder)
@@ -425,6 +471,15 @@ export class SqliteStore implements Store {
     }, CLAIM)
   }
 
+  /** Whether any of `queueCount` queues (each bound twice) holds a queued job and is not paused: 1 or 0. */
+  private readyStatement(queueCount: number): Statement {
+    const cached = this.readyStatements[queueCount]
+    if (cached !== undefined) return cached
+    const perQueue = `EXISTS (SELECT 1 FROM offload_jobs WHERE state = 'queued' AND queue = ? LIMIT ${UNLESS_PAUSED}1))`
+    const any = Array.from({ length: queueCount }, () => perQueue).join(' OR ')
+    return (this.readyStatements[queueCount] = this.db.prepare(`SELECT ${any}`).pluck())
+  }
+
   /**
    * One claim statement per number of queues. Each queue's best candidates come from its own
    * range of the partial ready index (already in priority order), so the final sort handles at
@@ -434,7 +489,7 @@ export class SqliteStore implements Store {
     const cached = this.claimStatements[queueCount]
     if (cached !== undefined) return cached
     const perQueue = `SELECT * FROM (SELECT seq, priority, run_at FROM offload_jobs
-      WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, run_at, seq LIMIT +?)`
+      WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, run_at, seq LIMIT ${UNLESS_PAUSED}+?))`
     const candidates = Array.from({ length: queueCount }, () => perQueue).join(' UNION ALL ')
     return (this.claimStatements[queueCount] = this.db
       .prepare(
@@ -525,7 +580,7 @@ export class SqliteStore implements Store {
    */
   private completeMany(completions: readonly (JobLeaseRef & { result: string })[], at: number): Set<string> {
     const rows = this.sql(`UPDATE offload_jobs SET state = 'completed', result = c.value ->> 2, finished_at = ?,
-        worker_id = NULL, lease_expires_at = NULL
+        worker_id = NULL, lease_expires_at = NULL, ${WEBHOOK_DUE_SQL}
       FROM json_each(?) AS c
       WHERE offload_jobs.id = c.value ->> 0 AND offload_jobs.lease = c.value ->> 1 AND offload_jobs.state = 'running'
       RETURNING seq, attempt, id, task, key, key_ttl_ms`)
@@ -561,7 +616,7 @@ export class SqliteStore implements Store {
       case 'failed': {
         const row = this.sql(`UPDATE offload_jobs SET state = 'failed', finished_at = ?,
           errors = json_insert(coalesce(errors, '[]'), '$[#]', json_object('attempt', attempt, 'at', ?, 'name', ?, 'message', ?, 'stack', ?)),
-          worker_id = NULL, lease_expires_at = NULL ${fence}`).get(
+          worker_id = NULL, lease_expires_at = NULL, ${WEBHOOK_DUE_SQL} ${fence}`).get(
           at, at, finish.error.name, finish.error.message, finish.error.stack ?? null, finish.id, finish.lease,
         ) as FinishedRow | undefined
         if (row !== undefined) {
@@ -612,8 +667,8 @@ export class SqliteStore implements Store {
   jobCancel(params: { id: string; now?: number }): Promise<JobInfo> {
     return this.write((notes) => {
       const at = params.now ?? this.clock()
-      const row = this.sql(`UPDATE offload_jobs SET state = 'cancelled', finished_at = ?, worker_id = NULL, lease_expires_at = NULL
-        WHERE id = ? AND state IN ${UNFINISHED_SQL} RETURNING *`).get(at, params.id) as JobRow | undefined
+      const row = this.sql(`UPDATE offload_jobs SET state = 'cancelled', finished_at = ?, worker_id = NULL, lease_expires_at = NULL,
+        ${WEBHOOK_DUE_SQL} WHERE id = ? AND state IN ${UNFINISHED_SQL} RETURNING *`).get(at, params.id) as JobRow | undefined
       if (row === undefined) throw this.notApplicable(params.id, 'cancel')
       this.event(row.seq, at, 'cancelled', 'cancelled', row.attempt)
       this.releaseKey(row, at)
@@ -704,9 +759,10 @@ export class SqliteStore implements Store {
     return this.write((notes) => {
       const at = params.now ?? this.clock()
       // ON CONFLICT: a job already here (an earlier run of the copy) is left exactly as it is.
+      // An imported job is never due for a webhook delivery: the source owes its finishes so far.
       const insert = this.sql(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, attempt, max_attempts,
-        timeout_ms, backoff, key, key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+        timeout_ms, backoff, key, key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at, webhook)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
       const keyTake = this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, ?)')
       const result: JobImportResult = { imported: 0, skipped: 0, keyConflicts: [] }
       const events: [seq: number, at: number, type: JobEventType, state: JobState, attempt: number, data: string | null][] = []
@@ -739,6 +795,7 @@ export class SqliteStore implements Store {
           job.createdAt.getTime(),
           job.startedAt?.getTime() ?? null,
           job.finishedAt?.getTime() ?? null,
+          job.webhook ?? null,
         )
         if (inserted.changes === 0) {
           result.skipped++
@@ -805,6 +862,7 @@ export class SqliteStore implements Store {
       const rows = this.sql(`UPDATE offload_jobs SET
           state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
           finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE @at END,
+          webhook_due = CASE WHEN attempt < max_attempts THEN webhook_due ELSE webhook IS NOT NULL END,
           errors = json_insert(coalesce(errors, '[]'), '$[#]', json_object('attempt', attempt, 'at', @at,
             'name', 'LeaseExpired', 'message', 'worker ' || coalesce(worker_id, '?') || ' stopped renewing its lease (it died or stalled)')),
           worker_id = NULL, lease_expires_at = NULL
@@ -869,7 +927,130 @@ export class SqliteStore implements Store {
     })
   }
 
+  // ─── Queues ───────────────────────────────────────────────────────────────────────────────────
+
+  queueList(): Promise<QueueInfo[]> {
+    return this.read(() =>
+      // One read transaction: the counts and the paused flags from one snapshot.
+      this.db.transaction(() => {
+        const rows = this.sql(`SELECT queue, state, count(*) AS count, min(run_at) AS oldest FROM offload_jobs GROUP BY queue, state`).all() as {
+          queue: string
+          state: JobState
+          count: number
+          oldest: number
+        }[]
+        const flags = this.sql('SELECT name, paused FROM offload_queues').all() as { name: string; paused: number }[]
+        const queues = new Map<string, QueueInfo>()
+        const queueOf = (name: string): QueueInfo => {
+          let queue = queues.get(name)
+          if (queue === undefined) queues.set(name, (queue = { queue: name, paused: false, counts: emptyCounts() }))
+          return queue
+        }
+        for (const row of rows) {
+          const queue = queueOf(row.queue)
+          queue.counts[row.state] = row.count
+          if (row.state === 'queued') queue.oldestQueuedAt = new Date(row.oldest)
+        }
+        for (const flag of flags) queueOf(flag.name).paused = flag.paused === 1
+        return [...queues.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0))
+      })(),
+    )
+  }
+
+  queuePause(params: QueuePauseParams): Promise<void> {
+    return this.write(() => {
+      // A queue paused again keeps the time it was first paused.
+      this.sql(`INSERT INTO offload_queues (name, paused, paused_at) VALUES (?, 1, ?)
+        ON CONFLICT (name) DO UPDATE SET paused = 1, paused_at = excluded.paused_at WHERE offload_queues.paused = 0`).run(
+        params.queue,
+        params.now ?? this.clock(),
+      )
+    })
+  }
+
+  queueResume(params: QueuePauseParams): Promise<void> {
+    return this.write((notes) => {
+      // The row stays, unpaused: queueList goes on listing a queue that was ever paused.
+      this.sql('UPDATE offload_queues SET paused = 0, paused_at = NULL WHERE name = ? AND paused = 1').run(params.queue)
+      notes.push({ kind: 'ready', queue: params.queue })
+    })
+  }
+
+  // ─── Webhooks ─────────────────────────────────────────────────────────────────────────────────
+
+  jobWebhookDispatch(params: JobWebhookDispatchParams): Promise<number> {
+    return this.write((notes) => {
+      const at = params.now ?? this.clock()
+      // Only finished jobs: one retried before its finish was dispatched is announced once, at
+      // its next finish (its row no longer says how the earlier one ended).
+      const rows = this.sql(`UPDATE offload_jobs SET webhook_due = 0
+        WHERE seq IN (SELECT seq FROM offload_jobs WHERE webhook_due = 1 AND state IN ('completed', 'failed', 'cancelled')
+          ORDER BY finished_at, seq LIMIT +?)
+        RETURNING seq, id, webhook, state, attempt, finished_at`).all(params.limit) as {
+        seq: number
+        id: string
+        webhook: string
+        state: JobState
+        attempt: number
+        finished_at: number
+      }[]
+      if (rows.length === 0) return 0
+      rows.sort((a, b) => a.finished_at - b.finished_at || a.seq - b.seq)
+      const { delivery } = params
+      const jobs = rows.map((row): JobInsert => {
+        const payload: WebhookDeliveryPayload = {
+          jobId: row.id,
+          url: row.webhook,
+          state: row.state,
+          attempt: row.attempt,
+          finishedAt: new Date(row.finished_at).toISOString(),
+        }
+        return {
+          id: uuidv7(at),
+          task: delivery.task,
+          queue: delivery.queue,
+          payload: JSON.stringify(payload),
+          priority: 0,
+          maxAttempts: delivery.maxAttempts,
+          timeoutMs: delivery.timeoutMs,
+          backoff: delivery.backoff,
+        }
+      })
+      const before = this.lastJobSeq()
+      this.insertJobRows(
+        jobs,
+        jobs.map((_, i) => i),
+        jobs.map(() => at),
+        at,
+      )
+      this.enqueuedEvents(before, jobs.length, at)
+      notes.push({ kind: 'ready', queue: delivery.queue })
+      return jobs.length
+    })
+  }
+
+  eventAppend(params: EventAppendParams): Promise<boolean> {
+    return this.write((notes) => {
+      const appended = this.sql(`INSERT INTO offload_events (job_seq, at, type, state, attempt, data)
+        SELECT seq, ?, ?, state, attempt, ? FROM offload_jobs WHERE id = ?`).run(
+        params.now ?? this.clock(),
+        params.type,
+        JSON.stringify(params.data),
+        params.jobId,
+      )
+      if (appended.changes === 0) return false
+      // Followers of the log re-read on any note; this one asks nothing more of anyone.
+      notes.push({ kind: 'progress', ids: [params.jobId] })
+      return true
+    })
+  }
+
   // ─── Internals ────────────────────────────────────────────────────────────────────────────────
+
+  /** The largest job seq: inside a write transaction, the jobs it inserts next are numbered above it. */
+  private lastJobSeq(): number {
+    return this.sql('SELECT coalesce(max(seq), 0) FROM offload_jobs').pluck().get() as number
+  }
 
   private event(jobSeq: number, at: number, type: JobEventType, state: JobState, attempt: number, data?: Record<string, Json>): void {
     this.sql('INSERT INTO offload_events (job_seq, at, type, state, attempt, data) VALUES (?, ?, ?, ?, ?, ?)').run(
@@ -974,7 +1155,8 @@ function sameColumns(a: JobInsert, b: JobInsert): boolean {
     a.backoff === b.backoff &&
     a.key === b.key &&
     a.keyTtlMs === b.keyTtlMs &&
-    a.metadata === b.metadata
+    a.metadata === b.metadata &&
+    a.webhook === b.webhook
   )
 }
 
@@ -995,6 +1177,7 @@ function jobColumns(job: JobInsert, runAt: number, at: number): unknown[] {
     job.payload,
     job.metadata ?? null,
     at,
+    job.webhook ?? null,
   ]
 }
 
@@ -1013,7 +1196,12 @@ function sharedColumns(job: JobInsert, runAt: number, at: number): Record<string
     key_ttl_ms: job.keyTtlMs ?? null,
     metadata: job.metadata ?? null,
     created_at: at,
+    webhook: job.webhook ?? null,
   }
+}
+
+function emptyCounts(): Record<JobState, number> {
+  return { scheduled: 0, queued: 0, running: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 }
 }
 
 /** A new job due by `at` is ready; one due later waits, scheduled. */
@@ -1102,6 +1290,7 @@ function toJobInfo(row: JobRow): JobInfo {
   if (row.backoff !== null) job.backoff = JSON.parse(row.backoff) as ResolvedBackoff
   if (row.worker_id !== null) job.workerId = row.worker_id
   if (row.lease_expires_at !== null) job.leaseExpiresAt = new Date(row.lease_expires_at)
+  if (row.webhook !== null) job.webhook = row.webhook
   return job
 }
 

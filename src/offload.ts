@@ -20,6 +20,7 @@ import {
   type TaskDefinition,
   type TaskOptions,
 } from './task.js'
+import { WEBHOOK_QUEUE, webhookDeliveryTask, webhookDeliveryTemplate } from './webhooks/delivery.js'
 import { defaultWorkerId, Worker, type WorkerSettings } from './worker/worker.js'
 
 export const DEFAULT_STORE = 'sqlite:./data/offload.db'
@@ -92,7 +93,10 @@ export interface WebhookOptions {
 export interface WorkOptions {
   /** Jobs run at once by this worker. @defaultValue 10 */
   concurrency?: number
-  /** Queues to claim from. @defaultValue every queue of the defined tasks */
+  /**
+   * Queues to claim from. A list given here delivers completion webhooks only if it names
+   * `'offload.webhooks'`. @defaultValue every queue of the defined tasks, and `'offload.webhooks'`
+   */
   queues?: readonly string[]
   /** Most jobs claimed in one round trip. @defaultValue `concurrency` */
   batchSize?: number
@@ -191,7 +195,13 @@ export class Offload {
   private readonly maxPayloadSize: number
   private readonly logger: Logger
   private readonly definitions = new Map<string, TaskDefinition<unknown, unknown>>()
-  private readonly maintenanceSettings: Omit<MaintenanceSettings, 'owner'>
+  /**
+   * What workers run: the defined tasks and Offload's own (webhook delivery). Kept apart from
+   * `definitions` so an internal task can be neither enqueued by hand (a delivery names any URL
+   * and job) nor listed as the application's.
+   */
+  private readonly runnable = new Map<string, TaskDefinition<any, any>>()
+  private readonly maintenanceSettings: Omit<MaintenanceSettings, 'owner' | 'webhookDelivery'>
   private readonly watcher: JobWatcher
   private readonly workers = new Set<Worker>()
   private readonly ops: JobOperations
@@ -227,6 +237,9 @@ export class Offload {
     }
     this.maxQueued = resolveQueueOptions(config.queues)
     this.webhookSettings = resolveWebhookOptions(config.webhooks)
+    // Before the application's tasks, so a task of the same name is refused as a duplicate.
+    const delivery = webhookDeliveryTask(this)
+    this.runnable.set(delivery.name, delivery)
     const tasks = config.tasks === undefined ? [] : config.tasks
     if (!Array.isArray(tasks)) throw new OffloadError('INVALID_OPTION', `tasks must be an array of task definitions, got ${describe(tasks)}`, { option: 'tasks' })
     for (const definition of tasks) this.register(definition)
@@ -279,12 +292,13 @@ export class Offload {
         option: 'task',
       })
     }
-    const existing = this.definitions.get(definition.name)
+    const existing = this.runnable.get(definition.name)
     if (existing === definition) return
     if (existing !== undefined) {
       throw new OffloadError('DUPLICATE_TASK', `task '${definition.name}' is already defined`, { task: definition.name })
     }
     this.definitions.set(definition.name, definition)
+    this.runnable.set(definition.name, definition)
   }
 
   // ─── Enqueue ──────────────────────────────────────────────────────────────────────────────────
@@ -499,6 +513,14 @@ export class Offload {
     }
   }
 
+  /** Deletes a finished job and its timeline now, without waiting for retention. Cancel an unfinished one first. */
+  async deleteJob(id: string): Promise<void> {
+    checkString(id, 'job id', 64)
+    this.assertOpen()
+    await this.ready()
+    await this.store.jobDelete({ id })
+  }
+
   /** Waits for any job by id; see `JobHandle.result()`. */
   result<R = unknown>(id: string, options?: ResultOptions): Promise<R> {
     return new JobHandle<unknown, R>(this.ops, id, 'queued').result(options)
@@ -572,14 +594,16 @@ export class Offload {
   /** Starts a worker on this process; resolves once it is claiming. */
   async work(options: WorkOptions = {}): Promise<Worker> {
     const { settings, maintenance: runMaintenance, handleSignals } = resolveWorkOptions(options, this.definitions.values())
+    if (options.queues === undefined) settings.queues = [...settings.queues, WEBHOOK_QUEUE]
     this.assertOpen()
     await this.ready()
     this.assertOpen()
-    const worker = new Worker(this.store, this.definitions, settings, this.logger)
+    const worker = new Worker(this.store, this.runnable, settings, this.logger)
     this.workers.add(worker)
     void worker.done.then(() => this.workers.delete(worker))
     if (runMaintenance) {
-      this.maintenance ??= new Maintenance(this.store, { ...this.maintenanceSettings, owner: worker.id }, this.logger)
+      const webhookDelivery = webhookDeliveryTemplate(this.webhookSettings)
+      this.maintenance ??= new Maintenance(this.store, { ...this.maintenanceSettings, owner: worker.id, webhookDelivery }, this.logger)
       this.maintenance.start()
     }
     if (options.signal !== undefined) {

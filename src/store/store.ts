@@ -379,6 +379,12 @@ export interface Store {
    */
   jobRetry(params: { id: string; now?: number }): Promise<JobInfo>
 
+  /**
+   * Deletes a finished job (`completed`, `failed` or `cancelled`) with its events and its key, as
+   * the pruner would. `JOB_NOT_FOUND`, or `INVALID_STATE` for an unfinished job: cancel it first.
+   */
+  jobDelete(params: { id: string }): Promise<void>
+
   /** Moves `scheduled` and `retrying` jobs whose run time has come to `queued`. Returns how many. */
   jobPromote(params: JobPromoteParams): Promise<number>
   /** The earliest run time among `scheduled` and `retrying` jobs, if any. */

@@ -944,11 +944,43 @@ export function describeStoreConformance(harness: StoreHarness): void {
         })
       }
 
-      it('cancel and retry of an unknown id are JOB_NOT_FOUND', async () => {
+      it('cancel, retry and delete of an unknown id are JOB_NOT_FOUND', async () => {
         const { store } = await setup()
         await expectCode(() => store.jobCancel({ id: uuidv7(), now: T }), 'JOB_NOT_FOUND')
         await expectCode(() => store.jobRetry({ id: uuidv7(), now: T }), 'JOB_NOT_FOUND')
+        await expectCode(() => store.jobDelete({ id: uuidv7() }), 'JOB_NOT_FOUND')
       })
+
+      for (const state of ['completed', 'failed', 'cancelled'] as const) {
+        it(`delete removes a ${state} job with its events and frees its key`, async () => {
+          const { store } = await setup()
+          const id = await jobIn(store, state, { key: 'k', keyTtlMs: 1e9 })
+          const other = await jobIn(store, 'queued')
+          const othersEvents = await store.eventList({ jobId: other, limit: 20 })
+          await store.jobDelete({ id })
+          expect(await store.jobGet({ id })).toBeUndefined()
+          expect(await store.eventList({ jobId: id, limit: 20 })).toEqual([])
+          expect((await store.eventList({ limit: 100 })).filter((event) => event.jobId === id)).toEqual([])
+          expect(await store.eventList({ jobId: other, limit: 20 })).toEqual(othersEvents)
+          // The key named a job that no longer exists: it is free for a new one.
+          const [fresh] = await store.jobInsertMany({ jobs: [jobInsert({ key: 'k' })], now: T + 10 })
+          expect(fresh).toMatchObject({ existing: false })
+          await expectCode(() => store.jobDelete({ id }), 'JOB_NOT_FOUND')
+        })
+      }
+
+      for (const state of ['queued', 'scheduled', 'running', 'retrying'] as const) {
+        it(`deleting a ${state} job is INVALID_STATE and changes nothing`, async () => {
+          const { store } = await setup()
+          const id = await jobIn(store, state)
+          const before = await store.jobGet({ id })
+          const events = await store.eventList({ jobId: id, limit: 20 })
+          const error = await expectCode(() => store.jobDelete({ id }), 'INVALID_STATE')
+          expect(error.details).toMatchObject({ id, state })
+          expect(await store.jobGet({ id })).toEqual(before)
+          expect(await store.eventList({ jobId: id, limit: 20 })).toEqual(events)
+        })
+      }
 
       for (const state of ['failed', 'cancelled'] as const) {
         it(`retry puts a ${state} job back to queued with attempts from zero, and it runs again`, async () => {
@@ -2175,6 +2207,7 @@ export function describeStoreConformance(harness: StoreHarness): void {
           queueResume: () => store.queueResume({ queue: 'default', now: T }),
           jobWebhookDispatch: () =>
             store.jobWebhookDispatch({ limit: 10, delivery: { task: 'offload.webhook', queue: 'webhooks', maxAttempts: 1 }, now: T }),
+          jobDelete: () => store.jobDelete({ id: job.id }),
           eventAppend: () => store.eventAppend({ jobId: job.id, type: 'webhook', data: {}, now: T }),
         }
         for (const [name, call] of Object.entries(calls)) await expectCode(call, 'CLOSED', name)
@@ -2287,8 +2320,8 @@ function boom(): { name: string; message: string; stack: string } {
  * A job brought to `state` through the store's own operations, all by `T + 20`. Running jobs hold
  * a lease until `T + 1010`; retrying ones are due at `T + 1010`; scheduled ones at `T + 1000`.
  */
-async function jobIn(store: Store, state: JobState): Promise<string> {
-  const job = jobInsert({ runAt: state === 'scheduled' ? T + 1000 : undefined })
+async function jobIn(store: Store, state: JobState, overrides: Partial<JobInsert> = {}): Promise<string> {
+  const job = jobInsert({ runAt: state === 'scheduled' ? T + 1000 : undefined, ...overrides })
   await store.jobInsertMany({ jobs: [job], now: T })
   if (state === 'queued' || state === 'scheduled') return job.id
   const [claimed] = await store.jobClaim({ queues: ['default'], workerId: 'w', limit: 1, leaseMs: 1000, now: T + 10 })

@@ -34,6 +34,7 @@ import type {
   StoreCapabilities,
   StoreNote,
 } from '../store.js'
+import { notApplicableError } from '../not-applicable.js'
 import { redact } from '../redact.js'
 import { PgListener } from './listener.js'
 import { LATEST_VERSION, MIGRATIONS } from './migrations.js'
@@ -862,11 +863,26 @@ export class PostgresStore implements Store {
     })
   }
 
-  private async notApplicable(id: string, action: 'cancel' | 'retry', known?: JobState): Promise<OffloadError> {
-    const state = known ?? (await this.one<{ state: JobState }>(`SELECT state FROM ${this.schema}.jobs WHERE id = $1`, [id]))?.state
-    if (state === undefined) return new OffloadError('JOB_NOT_FOUND', `no job with id ${id}`, { id })
-    const rule = action === 'cancel' ? 'only unfinished jobs can be cancelled' : 'only failed or cancelled jobs can be retried'
-    return new OffloadError('INVALID_STATE', `job ${id} is ${state}: ${rule}`, { id, state })
+  jobDelete(params: { id: string }): Promise<void> {
+    return this.track(async () => {
+      const row = await this.one<{ deleted: boolean; state: JobState | null }>(
+        `WITH victim AS (
+           SELECT seq, id, task, key FROM ${this.schema}.jobs WHERE id = $1 AND state IN ${FINISHED_SQL} FOR UPDATE
+         ),
+         events_gone AS (DELETE FROM ${this.schema}.events WHERE job_seq IN (SELECT seq FROM victim)),
+         jobs_gone AS (DELETE FROM ${this.schema}.jobs WHERE seq IN (SELECT seq FROM victim) RETURNING seq),
+         keys_gone AS (
+           DELETE FROM ${this.schema}.keys k USING victim v WHERE v.key IS NOT NULL AND k.task = v.task AND k.key = v.key AND k.job_id = v.id
+         )
+         SELECT EXISTS (SELECT 1 FROM jobs_gone) AS deleted`,
+        [params.id],
+      )
+      if (!row!.deleted) throw await this.notApplicable(params.id, 'delete')
+    })
+  }
+
+  private async notApplicable(id: string, action: 'cancel' | 'retry' | 'delete', known?: JobState): Promise<OffloadError> {
+    return notApplicableError(id, action, known ?? (await this.one<{ state: JobState }>(`SELECT state FROM ${this.schema}.jobs WHERE id = $1`, [id]))?.state)
   }
 
   // ─── Maintenance ──────────────────────────────────────────────────────────────────────────────

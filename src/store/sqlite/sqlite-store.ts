@@ -38,6 +38,7 @@ import type {
   StoreNote,
   WebhookDeliveryPayload,
 } from '../store.js'
+import { notApplicableError } from '../not-applicable.js'
 import { ChangeWatcher } from './change-watcher.js'
 import { GroupCommit, isBusy, sqliteError } from './group-commit.js'
 import { LATEST_VERSION, MIGRATIONS } from './migrations.js'
@@ -713,11 +714,20 @@ export class SqliteStore implements Store {
     })
   }
 
-  private notApplicable(id: string, action: 'cancel' | 'retry', known?: JobState): OffloadError {
-    const state = known ?? (this.sql('SELECT state FROM offload_jobs WHERE id = ?').pluck().get(id) as JobState | undefined)
-    if (state === undefined) return new OffloadError('JOB_NOT_FOUND', `no job with id ${id}`, { id })
-    const rule = action === 'cancel' ? 'only unfinished jobs can be cancelled' : 'only failed or cancelled jobs can be retried'
-    return new OffloadError('INVALID_STATE', `job ${id} is ${state}: ${rule}`, { id, state })
+  jobDelete(params: { id: string }): Promise<void> {
+    return this.write(() => {
+      const row = this.sql(`SELECT seq, task, key, state FROM offload_jobs WHERE id = ?`).get(params.id) as
+        | { seq: number; task: string; key: string | null; state: JobState }
+        | undefined
+      if (row === undefined || !isFinished(row.state)) throw this.notApplicable(params.id, 'delete', row?.state)
+      this.sql('DELETE FROM offload_events WHERE job_seq = ?').run(row.seq)
+      this.sql('DELETE FROM offload_jobs WHERE seq = ?').run(row.seq)
+      if (row.key !== null) this.sql('DELETE FROM offload_keys WHERE task = ? AND key = ? AND job_seq = ?').run(row.task, row.key, row.seq)
+    })
+  }
+
+  private notApplicable(id: string, action: 'cancel' | 'retry' | 'delete', known?: JobState): OffloadError {
+    return notApplicableError(id, action, known ?? (this.sql('SELECT state FROM offload_jobs WHERE id = ?').pluck().get(id) as JobState | undefined))
   }
 
   // ─── Copy between stores ──────────────────────────────────────────────────────────────────────

@@ -1,6 +1,7 @@
+import { performance } from 'node:perf_hooks'
 import { isOffloadError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { Store, StoreNote } from '../store/store.js'
+import type { Store, StoreNote, WebhookDeliveryTemplate } from '../store/store.js'
 
 /** Resolved maintenance settings, in milliseconds. Documented on `MaintenanceOptions` in offload.ts. */
 export interface MaintenanceSettings {
@@ -10,14 +11,24 @@ export interface MaintenanceSettings {
   rescueIntervalMs: number
   pruneIntervalMs: number
   retentionMs: { completed: number; failed: number; cancelled: number }
+  /** What the webhook dispatcher makes of each finish owed a delivery. */
+  webhookDelivery: WebhookDeliveryTemplate
 }
 
 const LEADER_NAME = 'maintenance'
 const BATCH = 1000
+/** The dispatcher's fallback: finishes in another SQLite process are told only as `changed`, and a note may be lost. */
+const DISPATCH_INTERVAL_MS = 1000
+/**
+ * After a dispatch that found nothing, the least time before a note runs the next. Notes come with
+ * every finish, most of them of jobs without a webhook; each dispatch is a write, so a busy store
+ * pays for at most one empty one per this interval, and a delivery waits at most this long more.
+ */
+const DISPATCH_EMPTY_GAP_MS = 20
 
 /**
  * The housekeeping one process does for all: promote due jobs, rescue expired leases, prune old
- * history. Every process that runs it competes for a lease-based leadership in the store; only
+ * history, dispatch completion webhooks. Every process that runs it competes for a lease-based leadership in the store; only
  * the leader works, and when it dies another takes over once its leadership expires
  * (`leaderTtlMs`, renewed every third of it).
  *
@@ -34,6 +45,12 @@ export class Maintenance {
   private pruneTimer: NodeJS.Timeout | undefined
   private promoteRunning: Promise<void> | undefined
   private promoteAgain = false
+  private dispatchTimer: NodeJS.Timeout | undefined
+  private dispatchDelay: NodeJS.Timeout | undefined
+  private dispatchRunning: Promise<void> | undefined
+  private dispatchAgain = false
+  /** `performance.now()` when a dispatch last found nothing; undefined when it found some. */
+  private dispatchEmptyAt: number | undefined
   private readonly running = new Set<Promise<unknown>>()
   private unlisten: (() => void) | undefined
 
@@ -92,11 +109,14 @@ export class Maintenance {
     this.unlisten = this.store.listen(this.onNote)
     this.rescueTimer = setInterval(() => this.duty('rescue', () => this.rescue()), this.settings.rescueIntervalMs)
     this.pruneTimer = setInterval(() => this.duty('prune', () => this.prune()), this.settings.pruneIntervalMs)
+    this.dispatchTimer = setInterval(() => this.dispatchSoon(), DISPATCH_INTERVAL_MS)
     this.rescueTimer.unref()
     this.pruneTimer.unref()
+    this.dispatchTimer.unref()
     this.duty('rescue', () => this.rescue())
     this.duty('prune', () => this.prune())
     this.promoteSoon()
+    this.dispatchSoon()
   }
 
   private stepDown(): void {
@@ -106,10 +126,14 @@ export class Maintenance {
     clearInterval(this.rescueTimer)
     clearInterval(this.pruneTimer)
     clearTimeout(this.promoteTimer)
+    clearInterval(this.dispatchTimer)
+    clearTimeout(this.dispatchDelay)
+    this.dispatchDelay = undefined
   }
 
   private readonly onNote = (note: StoreNote): void => {
     if (note.kind === 'due' || note.kind === 'changed') this.promoteSoon()
+    if (note.kind === 'finished' || note.kind === 'changed') this.dispatchSoon()
   }
 
   private duty(name: string, run: () => Promise<unknown>): void {
@@ -162,6 +186,48 @@ export class Maintenance {
     clearTimeout(this.promoteTimer)
     this.promoteTimer = setTimeout(() => this.promoteSoon(), delay)
     this.promoteTimer.unref()
+  }
+
+  /**
+   * Runs the webhook dispatcher now, right after the run under way, or — after a run that found
+   * nothing — once `DISPATCH_EMPTY_GAP_MS` has passed since it.
+   */
+  private dispatchSoon(): void {
+    if (!this.leader || this.stopped) return
+    if (this.dispatchRunning !== undefined) {
+      this.dispatchAgain = true
+      return
+    }
+    if (this.dispatchDelay !== undefined) return
+    const wait = this.dispatchEmptyAt === undefined ? 0 : this.dispatchEmptyAt + DISPATCH_EMPTY_GAP_MS - performance.now()
+    if (wait > 0) {
+      this.dispatchDelay = setTimeout(() => {
+        this.dispatchDelay = undefined
+        this.dispatchSoon()
+      }, wait)
+      this.dispatchDelay.unref()
+      return
+    }
+    this.dispatchAgain = false
+    this.dispatchRunning = this.dispatch().finally(() => {
+      this.dispatchRunning = undefined
+      if (this.dispatchAgain) this.dispatchSoon()
+    })
+    this.track(this.dispatchRunning)
+  }
+
+  /** Turns finishes owed a webhook into delivery jobs, a batch per transaction, until none are left. */
+  private async dispatch(): Promise<void> {
+    let dispatched = 0
+    try {
+      for (let count = BATCH; count === BATCH && this.leader && !this.stopped; ) {
+        count = await this.store.jobWebhookDispatch({ limit: BATCH, delivery: this.settings.webhookDelivery })
+        dispatched += count
+      }
+    } catch (error) {
+      if (!isOffloadError(error, 'CLOSED')) this.logger.warn('maintenance webhook dispatch failed', { error })
+    }
+    this.dispatchEmptyAt = dispatched === 0 ? performance.now() : undefined
   }
 
   private async rescue(): Promise<void> {

@@ -212,7 +212,7 @@ export class EventStream {
       if (event.seq <= this.last) continue
       this.last = event.seq
       if (!this.plan.accept(event)) continue
-      this.connection!.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+      this.connection!.write(frame(event))
       this.lastSent = event
       this.lastId = event.seq
     }
@@ -229,6 +229,18 @@ export class EventStream {
     return `: heartbeat\nid: ${this.last}\n\n`
   }
 }
+/**
+ * Each event's message, made once: the hub hands the same event objects to every stream, and with
+ * many clients serialising each event once per client would be most of the work.
+ */
+const frames = new WeakMap<JobEvent, string>()
+
+function frame(event: JobEvent): string {
+  let text = frames.get(event)
+  if (text === undefined) frames.set(event, (text = `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`))
+  return text
+}
+
 /** The raw side of one stream: headers, writes, heartbeats, and knowing when the client left. */
 class SseConnection {
   readonly closed: Promise<void>

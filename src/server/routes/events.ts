@@ -60,6 +60,11 @@ const lastEventIdHeader = {
   },
 } as const
 
+export interface EventRouteOptions extends EventStreamOptions {
+  /** Where streams report a failed replay, a paused or a dropped client. @defaultValue fastify's logger (`app.log`) */
+  logger?: Logger
+}
+
 interface AllEventsQuery {
   queue?: string
   task?: string
@@ -77,9 +82,10 @@ interface JobEventsQuery {
  * (one job's timeline as JSON, or as an SSE stream that ends when the job finishes). Both stream
  * from the one `EventHub` of the server; only a replay reads the store itself.
  */
-export function eventRoutes(app: FastifyInstance, ctx: ServerContext, options: EventStreamOptions = {}): void {
-  const settings = resolveEventStreamOptions(options)
-  const logger = loggerOf(app)
+export function eventRoutes(app: FastifyInstance, ctx: ServerContext, options: EventRouteOptions = {}): void {
+  const { logger: given, ...streamOptions } = options
+  const settings = resolveEventStreamOptions(streamOptions)
+  const logger = given ?? loggerOf(app)
   const open = new Set<EventStream>()
   // Open streams never go idle, so the server's close would wait for them for ever.
   app.addHook('preClose', async () => {

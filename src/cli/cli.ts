@@ -11,6 +11,7 @@ import { enqueueCommand } from './commands/enqueue.js'
 import { jobCommand } from './commands/job.js'
 import { jobsCommand } from './commands/jobs.js'
 import { migrateCommand } from './commands/migrate.js'
+import { serveCommand } from './commands/serve.js'
 import { cancelCommand, retryCommand } from './commands/steer.js'
 import { workerCommand } from './commands/worker.js'
 import { errorLine, EXIT_OK, EXIT_USAGE, exitCodeOf, UsageError } from './exit.js'
@@ -19,6 +20,7 @@ import { Output, type CliIo } from './output.js'
 export const COMMANDS: readonly Command[] = [
   devCommand,
   workerCommand,
+  serveCommand,
   enqueueCommand,
   jobsCommand,
   jobCommand,
@@ -147,7 +149,8 @@ export function globalHelp(): string {
     '  offload job <id>',
     '',
     'Environment: OFFLOAD_STORE (the store URL), OFFLOAD_TASKS (task modules, comma-separated),',
-    '             OFFLOAD_DEBUG=1 (print stack traces), NO_COLOR (no colours)',
+    '             OFFLOAD_API_TOKENS (HTTP API tokens, scope:token,…), OFFLOAD_DEBUG=1 (print stack traces),',
+    '             NO_COLOR (no colours)',
     'Exit codes:  0 ok, 1 failure, 2 bad input (unknown command or option, invalid value, no such job)',
     "Run 'offload <command> --help' for a command's options; docs/cli.md has the whole story.",
     '',

@@ -15,8 +15,10 @@ function events(stdout: string): { task: string; job: string; type: string; deta
 const outcomes = (stdout: string): number => events(stdout).filter((event) => event.type === 'completed' || event.type === 'failed').length
 
 test('dev (what npm start runs) prints the seeded demo jobs as they happen and exits 0 on Ctrl-C', async () => {
-  const dev = startCli(['dev', '--tasks', 'examples/tasks.ts', '--store', `sqlite:${tempDb()}`])
+  // --port 0: tests run in parallel, and each dev's API needs a port of its own.
+  const dev = startCli(['dev', '--tasks', 'examples/tasks.ts', '--store', `sqlite:${tempDb()}`, '--port', '0'])
   await dev.waitForStdout(/^offload dev {2}sqlite:.* \(schema v\d+\)$/m)
+  await dev.waitForStdout(/^ {2}api {6}http:\/\/127\.0\.0\.1:\d+ /m)
   // The examples' seed makes eight jobs, one of them a duplicate by key: seven outcomes.
   await dev.waitFor(() => outcomes(dev.stdout) >= 7, 'seven job outcomes')
   dev.signal('SIGINT')
@@ -45,12 +47,18 @@ test('dev (what npm start runs) prints the seeded demo jobs as they happen and e
 test('dev --json prints JSON Lines; a second Ctrl-C stops at once and the running job is released', async () => {
   const store = `sqlite:${tempDb()}`
   const tasks = 'test/fixtures/cli-tasks.ts'
-  const dev = startCli(['dev', '--json', '--tasks', tasks, '--store', store])
+  const dev = startCli(['dev', '--json', '--tasks', tasks, '--store', store, '--port', '0'])
   // Complete lines only: a record may be half-written when output arrives.
   const records = (): any[] => lines(dev.stdout.slice(0, dev.stdout.lastIndexOf('\n') + 1)).map((line) => JSON.parse(line))
   const outcome = (task: string) => records().find((record) => record.type === 'event' && record.event.task === task && ['completed', 'failed'].includes(record.event.type))
   await dev.waitFor(() => outcome('greet') !== undefined && outcome('reject') !== undefined, 'the seeded jobs to finish')
   expect(records()[0]).toMatchObject({ type: 'ready', tasks: ['greet', 'reject', 'wait'], queues: ['default', 'greetings'], concurrency: 10 })
+  // The same dev serves the HTTP API, on the same store.
+  const { api } = records()[0]
+  expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+  const seeded = await fetch(`${api}/v1/jobs/${outcome('greet').event.jobId}`)
+  expect(seeded.status).toBe(200)
+  expect(await seeded.json()).toMatchObject({ task: 'greet', state: 'completed', result: { greeting: 'hello, seed' } })
   expect(records()).toContainEqual({ type: 'seed', file: tasks, message: 'seeded 2 jobs' })
   expect(outcome('greet').event).toMatchObject({ type: 'completed', state: 'completed', attempt: 1 })
   expect(outcome('reject').event).toMatchObject({ type: 'failed', data: { error: { name: 'PermanentError', message: 'seeded to fail' } } })

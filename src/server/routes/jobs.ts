@@ -1,0 +1,456 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { checkName, checkWebhookUrl, closest } from '../../config.js'
+import { parseDuration } from '../../duration.js'
+import { isOffloadError, OffloadError } from '../../errors.js'
+import { isFinished, type EnqueueOptions, type JobEvent, type JobInfo, type Json } from '../../job.js'
+import type { EnqueueItem, Offload } from '../../offload.js'
+import type { ServerContext } from '../context.js'
+import { describeValidation, type Problem, type ValidationIssue } from '../errors.js'
+import { HttpError } from '../http-error.js'
+import {
+  BATCH_RESULT_SCHEMA,
+  BATCH_SCHEMA,
+  EMPTY_BODY,
+  ENQUEUE_SCHEMA,
+  ERROR_SCHEMA,
+  JOB_ID_PARAMS,
+  JOB_PAGE_SCHEMA,
+  JOB_SCHEMA,
+  MAX_BATCH,
+  MAX_DELAY_MS,
+} from '../schemas.js'
+
+/** What the job routes need besides the context. */
+export interface JobRouteSettings {
+  /** How long after its job finishes an idempotency key still returns it (the jobs' `keyTtl`). */
+  idempotencyTtlMs: number
+  /** Aborts when the server starts shutting down, so long polls answer at once instead of holding it up. */
+  closing: AbortSignal
+}
+
+/** The longest long poll: past a minute, proxies and load balancers start cutting idle connections. */
+export const MAX_WAIT_MS = 60_000
+/** What `Retry-After` on a 202 tells a poller: look again in a second. */
+const POLL_AFTER_SECONDS = '1'
+
+/** A request body of `POST /v1/jobs`, as `ENQUEUE_SCHEMA` lets it through. */
+interface EnqueueBody {
+  task: string
+  payload?: unknown
+  queue?: string
+  delay?: string | number
+  runAt?: string
+  priority?: number
+  attempts?: number
+  key?: string
+  webhook?: string
+  metadata?: Record<string, Json>
+}
+
+interface IdParams {
+  id: string
+}
+
+const IDEMPOTENCY_HEADERS = {
+  type: 'object',
+  properties: {
+    'idempotency-key': {
+      type: 'string',
+      minLength: 1,
+      maxLength: 512,
+      description: "The job's idempotency key: a repeat with the same key (for the same task) returns the first job, 200 with Idempotent-Replayed: true.",
+    },
+  },
+} as const
+
+const LIST_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    state: {
+      type: 'array',
+      maxItems: 7,
+      items: { type: 'string', maxLength: 200 },
+      description: 'Only jobs in these states: repeat it, or separate them with commas (state=failed,cancelled).',
+    },
+    queue: { type: 'string', maxLength: 200, description: 'Only jobs of this queue.' },
+    task: { type: 'string', maxLength: 200, description: 'Only jobs of this task.' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50, description: 'Jobs per page, 1-1000. Default 50.' },
+    cursor: { type: 'string', pattern: '^[0-9A-Za-z-]{1,64}$', description: 'nextCursor of the previous page.' },
+  },
+} as const
+
+const WAIT_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    wait: {
+      type: 'string',
+      maxLength: 32,
+      description: `Long poll: hold the answer until the job finishes or this long has passed ('30s', or milliseconds; at most ${MAX_WAIT_MS / 1000}s, longer waits that long). The job is answered as it is then.`,
+    },
+  },
+} as const
+
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, ERROR_SCHEMA]))
+
+/** Jobs: enqueue one or a batch, read, long-poll, list, cancel, retry, delete. */
+export function jobRoutes(app: FastifyInstance, ctx: ServerContext, settings: JobRouteSettings): void {
+  const { offload } = ctx
+
+  app.post<{ Body: EnqueueBody }>(
+    '/v1/jobs',
+    {
+      config: { scope: 'write' },
+      schema: {
+        summary: 'Enqueue a job',
+        description:
+          '202 with the job once it is durable, Location: /v1/jobs/{id} and Retry-After (when to poll). With an idempotency key ' +
+          '(the Idempotency-Key header, or key in the body) already held for the task, 200 with that job and Idempotent-Replayed: true: never a second job. ' +
+          '429 QUEUE_FULL (with Retry-After) when the queue is at its maxQueued.',
+        tags: ['jobs'],
+        headers: IDEMPOTENCY_HEADERS,
+        body: ENQUEUE_SCHEMA,
+        response: { 200: JOB_SCHEMA, 202: JOB_SCHEMA, ...errors(400, 413, 429) },
+      },
+    },
+    async (request, reply) => {
+      const key = idempotencyKey(request.headers['idempotency-key'], request.body.key)
+      const item = toEnqueueItem(request.body, key, settings.idempotencyTtlMs)
+      const [{ job, existing }] = (await offload.submit([item])) as [{ job: JobInfo; existing: boolean }]
+      reply.header('location', `/v1/jobs/${job.id}`)
+      if (!existing) return reply.code(202).header('retry-after', POLL_AFTER_SECONDS).send(jobView(job, []))
+      return reply.code(200).header('idempotent-replayed', 'true').send(await detailedView(offload, job))
+    },
+  )
+
+  app.post<{ Body: { jobs: unknown[] } }>(
+    '/v1/jobs/batch',
+    {
+      config: { scope: 'write' },
+      // Every item is checked, not only up to the first bad one: the handler lists them all.
+      attachValidation: true,
+      schema: {
+        summary: `Enqueue up to ${MAX_BATCH} jobs in one transaction`,
+        description:
+          'All or nothing: every job is checked first, and if any is invalid the answer is 400 INVALID_BATCH whose details.items ' +
+          'lists each bad job (index, code, message, details) and nothing is written. Otherwise 202 with one result per job, in order: ' +
+          'status 202 for a new job, 200 (replayed: true) for a key that returned an existing one. Each job takes its own key; ' +
+          'the Idempotency-Key header is refused here.',
+        tags: ['jobs'],
+        body: BATCH_SCHEMA,
+        response: { 202: BATCH_RESULT_SCHEMA, ...errors(400, 413, 429) },
+      },
+    },
+    async (request, reply) => {
+      if (request.headers['idempotency-key'] !== undefined) {
+        throw new HttpError(400, 'INVALID_REQUEST', 'a batch takes no Idempotency-Key header: give each job its own key', { header: 'idempotency-key' })
+      }
+      const items = checkBatch(request, offload, settings.idempotencyTtlMs)
+      const results = await offload.submit(items)
+      const views = await Promise.all(
+        results.map(async ({ job, existing }) =>
+          existing
+            ? { status: 200, replayed: true, job: await detailedView(offload, job) }
+            : { status: 202, replayed: false, job: jobView(job, []) },
+        ),
+      )
+      return reply.code(202).header('retry-after', POLL_AFTER_SECONDS).send({ results: views })
+    },
+  )
+
+  app.get<{ Params: IdParams; Querystring: { wait?: string } }>(
+    '/v1/jobs/:id',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'A job: state, attempts, progress, result, errors, timestamps, webhook deliveries',
+        description: `With wait, a long poll: the answer comes when the job finishes or the wait ends (at most ${MAX_WAIT_MS / 1000}s), whichever is first.`,
+        tags: ['jobs'],
+        params: JOB_ID_PARAMS,
+        querystring: WAIT_QUERY,
+        response: { 200: JOB_SCHEMA, ...errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      const waitMs = request.query.wait === undefined ? 0 : Math.min(parseDuration(request.query.wait, 'wait'), MAX_WAIT_MS)
+      let job = await offload.getJob(id)
+      if (job === undefined) throw jobNotFound(id)
+      if (waitMs > 0 && !isFinished(job.state)) job = await waitForJob(offload, id, waitMs, reply, settings.closing)
+      return detailedView(offload, job)
+    },
+  )
+
+  app.get<{ Querystring: { state?: string[]; queue?: string; task?: string; limit: number; cursor?: string } }>(
+    '/v1/jobs',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'List jobs, newest first, a page at a time',
+        description: 'Keyset pagination: pass nextCursor back as cursor until it is null. Jobs in a page carry webhook: null; GET a job for its deliveries.',
+        tags: ['jobs'],
+        querystring: LIST_QUERY,
+        response: { 200: JOB_PAGE_SCHEMA, ...errors(400) },
+      },
+    },
+    async (request) => {
+      const { state, queue, task, limit, cursor } = request.query
+      const states = state?.flatMap((value) => value.split(',')).map((value) => value.trim()).filter((value) => value.length > 0)
+      const page = await offload.listJobs({
+        ...(states !== undefined && states.length > 0 ? { state: states as JobInfo['state'][] } : {}),
+        ...(queue !== undefined ? { queue } : {}),
+        ...(task !== undefined ? { task } : {}),
+        ...(cursor !== undefined ? { cursor } : {}),
+        limit,
+      })
+      return { jobs: page.jobs.map((job) => jobView(job, undefined)), nextCursor: page.nextCursor ?? null }
+    },
+  )
+
+  const action = (
+    url: string,
+    summary: string,
+    description: string,
+    run: (id: string) => Promise<JobInfo>,
+    status: 200 | 202,
+  ): void => {
+    app.post<{ Params: IdParams }>(
+      url,
+      {
+        config: { scope: 'write' },
+        schema: { summary, description, tags: ['jobs'], params: JOB_ID_PARAMS, body: EMPTY_BODY, response: { [status]: JOB_SCHEMA, ...errors(400, 404, 409) } },
+      },
+      async (request, reply) => reply.code(status).send(await detailedView(offload, await run(request.params.id))),
+    )
+  }
+  action(
+    '/v1/jobs/:id/cancel',
+    'Cancel a job that has not finished',
+    'A running job is aborted through its signal. 409 INVALID_STATE if it already finished.',
+    (id) => offload.cancelJob(id),
+    200,
+  )
+  action(
+    '/v1/jobs/:id/retry',
+    'Put a failed or cancelled job back in its queue',
+    'With a fresh set of attempts, due now: 202, like an enqueue. 409 INVALID_STATE for a job in any other state.',
+    (id) => offload.retryJob(id),
+    202,
+  )
+
+  app.delete<{ Params: IdParams }>(
+    '/v1/jobs/:id',
+    {
+      config: { scope: 'write' },
+      schema: {
+        summary: 'Delete a finished job and its events',
+        description: '204 once deleted. 409 INVALID_STATE for a job that has not finished: cancel it first.',
+        tags: ['jobs'],
+        params: JOB_ID_PARAMS,
+        body: EMPTY_BODY,
+        response: { 204: { type: 'null', description: 'Deleted.' }, ...errors(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await offload.deleteJob(request.params.id)
+      return reply.code(204).send()
+    },
+  )
+}
+
+function jobNotFound(id: string): OffloadError {
+  return new OffloadError('JOB_NOT_FOUND', `no job with id ${id}`, { id })
+}
+
+/** The key from the header or the body (the same thing); both at once must agree: two keys for one job is a mistake worth a 400. */
+function idempotencyKey(header: string | string[] | undefined, body: string | undefined): string | undefined {
+  if (Array.isArray(header)) throw new HttpError(400, 'INVALID_REQUEST', 'send one Idempotency-Key header', { header: 'idempotency-key' })
+  if (header !== undefined && body !== undefined && header !== body) {
+    throw new HttpError(400, 'INVALID_REQUEST', 'the Idempotency-Key header and the body\'s key differ: send one, or the same in both', {
+      header: 'idempotency-key',
+    })
+  }
+  return header ?? body
+}
+
+/** A request body as the library's enqueue item. Checks only what the library would let through or cannot see. */
+function toEnqueueItem(body: EnqueueBody, key: string | undefined, keyTtlMs: number): EnqueueItem {
+  const options: EnqueueOptions = {}
+  if (body.queue !== undefined) options.queue = body.queue
+  if (body.delay !== undefined) {
+    // The library takes any delay; one beyond a date's range would make a run time that cannot be stored.
+    const delayMs = parseDuration(body.delay, 'delay')
+    if (delayMs > MAX_DELAY_MS) throw new OffloadError('INVALID_OPTION', `delay must be at most 10 years, got ${JSON.stringify(body.delay)}`, { option: 'delay' })
+    options.delay = delayMs
+  }
+  if (body.runAt !== undefined) options.runAt = new Date(body.runAt)
+  if (body.priority !== undefined) options.priority = body.priority
+  if (body.attempts !== undefined) options.attempts = body.attempts
+  if (body.webhook !== undefined) options.webhook = body.webhook
+  if (body.metadata !== undefined) options.metadata = body.metadata
+  if (key !== undefined) {
+    options.key = key
+    options.keyTtl = keyTtlMs
+  }
+  return { task: body.task, payload: body.payload === undefined ? null : body.payload, options }
+}
+
+/**
+ * Every job of a batch checked before any is written, and every bad one reported: the schema
+ * (each job on its own, so one bad job does not hide the next), then what the schema cannot say
+ * — that the task exists, names, delay against runAt, the webhook — with the library's own checks
+ * and messages. What is left (a payload over `maxPayloadSize`) the library refuses at submit.
+ */
+function checkBatch(request: FastifyRequest<{ Body: { jobs: unknown[] } }>, offload: Offload, keyTtlMs: number): EnqueueItem[] {
+  const failure = request.validationError as (Error & { validation?: ValidationIssue[] }) | undefined
+  if (failure !== undefined) {
+    // The first failure may be a job's while the envelope is wrong too: check the envelope alone.
+    const envelope = request.compileValidationSchema(BATCH_ENVELOPE, 'body')
+    if (!envelope(request.body) || !/^\/jobs\/\d+/.test(failure.validation?.[0]?.instancePath ?? '')) {
+      throw Object.assign(failure, envelope.errors ? { validation: envelope.errors } : {})
+    }
+  }
+  const validate = request.compileValidationSchema(ENQUEUE_SCHEMA, 'body')
+  const problems: (Problem & { index: number })[] = []
+  const items: EnqueueItem[] = []
+  request.body.jobs.forEach((job, index) => {
+    if (!validate(job)) {
+      problems.push({ index, ...describeValidation(validate.errors as ValidationIssue[], `body.jobs[${index}]`) })
+      return
+    }
+    const body = job as EnqueueBody
+    try {
+      const item = toEnqueueItem(body, body.key, keyTtlMs)
+      checkItem(offload, item)
+      items.push(item)
+    } catch (error) {
+      if (!isOffloadError(error)) throw error
+      problems.push({ index, code: error.code, message: error.message, details: error.details })
+    }
+  })
+  if (problems.length > 0) {
+    const count = problems.length === 1 ? 'one job is' : `${problems.length} jobs are`
+    throw new HttpError(400, 'INVALID_BATCH', `${count} invalid (first: job ${problems[0]!.index}, ${problems[0]!.message}); nothing was written`, {
+      items: problems,
+    })
+  }
+  return items
+}
+
+/** The batch body without its jobs' schema: is the envelope itself right? */
+const BATCH_ENVELOPE = {
+  ...BATCH_SCHEMA,
+  properties: { jobs: { ...BATCH_SCHEMA.properties.jobs, items: {} } },
+} as const
+
+/** The library's enqueue checks that the schema cannot express, for one batch job. */
+function checkItem(offload: Offload, item: EnqueueItem): void {
+  if (!offload.tasks.has(item.task)) {
+    const known = [...offload.tasks.keys()]
+    const suggestion = closest(item.task, known)
+    throw new OffloadError(
+      'UNKNOWN_TASK',
+      `unknown task '${item.task}'` +
+        (suggestion !== undefined ? `, did you mean '${suggestion}'?` : known.length === 0 ? ': no tasks are defined' : `; defined: ${known.join(', ')}`),
+      { task: item.task, suggestion: suggestion ?? null },
+    )
+  }
+  const options = item.options!
+  if (options.queue !== undefined) checkName(options.queue, 'queue')
+  if (options.delay !== undefined && options.runAt !== undefined) {
+    throw new OffloadError('INVALID_OPTION', 'give delay or runAt, not both', { option: 'delay' })
+  }
+  if (options.runAt !== undefined && Number.isNaN(options.runAt.getTime())) {
+    throw new OffloadError('INVALID_OPTION', 'runAt must be a valid date', { option: 'runAt' })
+  }
+  if (options.webhook !== undefined) {
+    checkWebhookUrl(options.webhook, 'webhook')
+    if (offload.webhookSettings.secret === undefined) {
+      throw new OffloadError('INVALID_OPTION', 'a job with a webhook needs a signing secret: the server has none configured', { option: 'webhook' })
+    }
+  }
+}
+
+/**
+ * Waits for the job to finish, at most `waitMs`, and answers it as it is then. The wait ends
+ * early when the client goes away (nobody to answer) or the server shuts down.
+ */
+async function waitForJob(offload: Offload, id: string, waitMs: number, reply: FastifyReply, closing: AbortSignal): Promise<JobInfo> {
+  const gone = new AbortController()
+  // The response's 'close' before it was written is the client hanging up (the request's own
+  // 'close' only says its body was read).
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) gone.abort()
+  }
+  reply.raw.on('close', onClose)
+  if (reply.raw.destroyed) gone.abort()
+  try {
+    return await offload.waitForJob(id, { timeout: waitMs, signal: AbortSignal.any([gone.signal, closing]) })
+  } catch (error) {
+    if (!isOffloadError(error, 'TIMEOUT') && !isOffloadError(error, 'ABORTED')) throw error
+    const job = await offload.getJob(id)
+    if (job === undefined) throw jobNotFound(id)
+    return job
+  } finally {
+    reply.raw.off('close', onClose)
+  }
+}
+
+/** A job with its webhook deliveries, which are events: read only for a job that has a webhook. */
+async function detailedView(offload: Offload, job: JobInfo): Promise<JobView> {
+  if (job.webhook === undefined) return jobView(job, [])
+  const events = await offload.jobEvents(job.id)
+  return jobView(job, events.filter((event) => event.type === 'webhook'))
+}
+
+export type JobView = Record<string, unknown>
+
+const iso = (date: Date | undefined): string | null => (date === undefined ? null : new Date(date).toISOString())
+
+/**
+ * A job as the API shows it: ISO dates, `attempts` for the attempts spent, null for what is not
+ * there yet, its webhook with the delivery attempts (the job's `webhook` events; undefined when
+ * they were not read, shown as null) and links to what can be done with it.
+ */
+export function jobView(job: JobInfo, deliveries: readonly JobEvent[] | undefined): JobView {
+  const self = `/v1/jobs/${job.id}`
+  const links: Record<string, string> = { self, events: `${self}/events` }
+  if (!isFinished(job.state)) links.cancel = `${self}/cancel`
+  if (job.state === 'failed' || job.state === 'cancelled') links.retry = `${self}/retry`
+  return {
+    id: job.id,
+    task: job.task,
+    queue: job.queue,
+    state: job.state,
+    payload: job.payload ?? null,
+    result: job.result ?? null,
+    metadata: job.metadata,
+    priority: job.priority,
+    attempts: job.attempt,
+    maxAttempts: job.maxAttempts,
+    progress: job.progress ?? null,
+    errors: job.errors.map((error) => ({
+      attempt: error.attempt,
+      at: iso(error.at),
+      name: error.name,
+      message: error.message,
+      ...(error.stack !== undefined ? { stack: error.stack } : {}),
+    })),
+    key: job.key ?? null,
+    timeoutMs: job.timeoutMs ?? null,
+    runAt: iso(job.runAt),
+    createdAt: iso(job.createdAt),
+    startedAt: iso(job.startedAt),
+    finishedAt: iso(job.finishedAt),
+    workerId: job.workerId ?? null,
+    webhook:
+      job.webhook === undefined
+        ? null
+        : {
+            url: job.webhook,
+            deliveries: deliveries === undefined ? null : deliveries.map((event) => ({ ...event.data, at: iso(event.at) })),
+          },
+    links,
+  }
+}

@@ -9,6 +9,14 @@ export function wallNow(): number {
   return performance.timeOrigin + performance.now()
 }
 
+/**
+ * Microseconds on the monotonic clock, the one V8's CPU profiles use: the span of a profile worth
+ * summarising (`.window.json`) is written in it, by any process on the machine.
+ */
+export function monotonicMicros(): number {
+  return Number(process.hrtime.bigint() / 1000n)
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }

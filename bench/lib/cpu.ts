@@ -21,6 +21,11 @@ export interface CpuSplit {
    * calls) on one thread, so one near a whole core is bound by that thread, however idle the rest.
    */
   busiestNodeMs?: number
+  /**
+   * Processes the step named (`server`, `load generator`), each with its descendants: a share of
+   * `nodeMs` when the bench started them, so a step can say which of its processes bound it.
+   */
+  namedMs?: Record<string, number>
   /** Server processes by name, summed over their processes. */
   serverMs: Record<string, number>
   /** The machine's busy time not accounted for above. */
@@ -99,7 +104,8 @@ function family(root: number, processes: Map<number, ProcessSample>): Set<number
 export class CpuMeter {
   private readonly before = snapshot()
 
-  stop(): CpuSplit | undefined {
+  /** `named`: processes to report apart, by what they are in the step (`{ server: pid }`). */
+  stop(named: Record<string, number> = {}): CpuSplit | undefined {
     const after = snapshot()
     if (this.before === undefined || after === undefined) return undefined
     const spent = (pid: number, now: ProcessSample): number => {
@@ -120,7 +126,18 @@ export class CpuMeter {
     }
     const busy = after.machineBusyMs - this.before.machineBusyMs
     const accounted = nodeMs + Object.values(serverMs).reduce((sum, ms) => sum + ms, 0)
-    return { spanMs: after.at - this.before.at, cores: cpus().length, nodeMs, busiestNodeMs, serverMs, otherMs: Math.max(0, busy - accounted), machineBusyMs: busy }
+    const split: CpuSplit = { spanMs: after.at - this.before.at, cores: cpus().length, nodeMs, busiestNodeMs, serverMs, otherMs: Math.max(0, busy - accounted), machineBusyMs: busy }
+    const familyMs = (root: number): number => {
+      let ms = 0
+      for (const pid of family(root, after.processes)) {
+        const now = after.processes.get(pid)
+        if (now !== undefined) ms += spent(pid, now)
+      }
+      return ms
+    }
+    const names = Object.entries(named)
+    if (names.length > 0) split.namedMs = Object.fromEntries(names.map(([name, root]) => [name, familyMs(root)]))
+    return split
   }
 }
 

@@ -7,7 +7,7 @@ import { killAllChildren, REPO_ROOT } from './children.js'
 import { machineBusyShare } from './cpu.js'
 import { machineInfo } from './machine.js'
 import { aggregate, renderReport, type RunResults, type StepResult } from './report.js'
-import { planFor, runStep, SCENARIOS, type Plan, type ScenarioName } from './steps.js'
+import { appliesTo, planFor, runStep, SCENARIOS, type Plan, type ScenarioName } from './steps.js'
 import { renderSvg } from './svg.js'
 import { SYSTEMS, type BenchSystem, type ScenarioContext, type SystemName } from '../systems/system.js'
 
@@ -31,7 +31,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--only ${SYSTEMS.
                offload-pg Offload on PostgreSQL
   --scenario   run only these scenarios (default: all)
   --publish    also write the report and chart into docs/benchmarks.md and docs/benchmarks.svg
-  --profile    run Offload's drain workers under node --cpu-prof; profiles go to
+  --profile    run Offload's drain workers and HTTP server under node --cpu-prof; profiles go to
                bench/results/profiles/<run>/ and the figures carry the profiler's overhead
   --from       render the report, chart (and with --publish, the docs) of an earlier run's
                bench/results/<time>.json again, measuring nothing`
@@ -224,14 +224,18 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
     }
 
-    const total = plan.rounds * scenarios.length * systems.length
+    const total = plan.rounds * scenarios.reduce((sum, scenario) => sum + systems.filter((system) => appliesTo(scenario, system)).length, 0)
+    for (const scenario of scenarios) {
+      const without = systems.filter((system) => !appliesTo(scenario, system)).map((system) => system.name)
+      if (without.length > 0) log(`  ${scenario}: not for ${without.join(', ')} (no HTTP API of their own)`)
+    }
     let done = 0
     for (let round = 1; round <= plan.rounds; round++) {
       // Interleaved: every system runs each scenario before the next scenario starts, and the order
       // rotates each round so no system always runs first (or right after a heavy neighbour).
       const order = systems.map((_, i) => systems[(i + round - 1) % systems.length]!)
       for (const scenario of scenarios) {
-        for (const system of order) {
+        for (const system of order.filter((system) => appliesTo(scenario, system))) {
           const quiet = await awaitQuiet(plan)
           const step: StepResult = {
             round,

@@ -24,7 +24,7 @@ export interface StepResult {
   error?: string
 }
 
-export type Metric = 'rate' | 'p50' | 'p95' | 'p99'
+export type Metric = 'rate' | 'p50' | 'p95' | 'p99' | 'max'
 
 /** One figure over all rounds: its median and range. */
 export interface Figure {
@@ -41,7 +41,7 @@ export interface Figure {
   partial: number
   disturbed: number
   /** Median CPU by process class, in cores (CPU ms per ms of the span). */
-  cores?: { node: number; busiestNode?: number; servers: Record<string, number>; other: number; busy: number; of: number }
+  cores?: { node: number; busiestNode?: number; named?: Record<string, number>; servers: Record<string, number>; other: number; busy: number; of: number }
 }
 
 export interface RunResults {
@@ -72,6 +72,7 @@ export const TITLES: Record<ScenarioName, string> = {
   scaling: 'Scaling: a pre-filled queue drained by 1, 2 and 4 worker processes',
   mixed: 'Mixed load: producers and workers at once',
   payload: 'Payload size: bulk enqueue, then drain, of larger payloads',
+  http: 'HTTP API: POST /v1/jobs from autocannon on loopback, keep-alive (Offload only: the peers have no HTTP API)',
 }
 
 const METRICS: Record<ScenarioName, Metric[]> = {
@@ -82,6 +83,12 @@ const METRICS: Record<ScenarioName, Metric[]> = {
   scaling: ['rate'],
   mixed: ['rate', 'p50', 'p95', 'p99'],
   payload: ['rate'],
+  http: ['rate', 'p50', 'p95', 'p99', 'max'],
+}
+
+/** What a rate counts: jobs, or for the HTTP API requests (each one job). */
+function metricName(metric: Metric, scenario: ScenarioName): string {
+  return metric === 'rate' && scenario === 'http' ? 'req/s' : METRIC_NAMES[metric]
 }
 
 function valueOf(row: Measurement, metric: Metric): number {
@@ -127,10 +134,12 @@ function medianCores(all: CpuSplit[]): Figure['cores'] {
   if (all.length === 0) return undefined
   const per = (pick: (cpu: CpuSplit) => number): number => median(all.map((cpu) => pick(cpu) / cpu.spanMs))
   const names = [...new Set(all.flatMap((cpu) => Object.keys(cpu.serverMs)))]
+  const named = [...new Set(all.flatMap((cpu) => Object.keys(cpu.namedMs ?? {})))]
   const withBusiest = all.filter((cpu) => cpu.busiestNodeMs !== undefined)
   return {
     node: per((cpu) => cpu.nodeMs),
     ...(withBusiest.length > 0 ? { busiestNode: median(withBusiest.map((cpu) => cpu.busiestNodeMs! / cpu.spanMs)) } : {}),
+    ...(named.length > 0 ? { named: Object.fromEntries(named.map((name) => [name, per((cpu) => cpu.namedMs?.[name] ?? 0)])) } : {}),
     servers: Object.fromEntries(names.map((name) => [name, per((cpu) => cpu.serverMs[name] ?? 0)])),
     other: per((cpu) => cpu.otherMs),
     busy: per((cpu) => cpu.machineBusyMs),
@@ -158,7 +167,7 @@ export function bestPeer(figures: readonly Figure[], figure: Figure): Figure | u
   return top
 }
 
-/** Issue 4's targets: ratios to peers in the same run, and one absolute bound. */
+/** Issue 4's targets (ratios to peers in the same run, and one absolute bound) and issue 5's (absolute). */
 interface Target {
   system: SystemName
   scenario: ScenarioName
@@ -167,9 +176,11 @@ interface Target {
   text: string
   /** Against a peer's figure (its variant may differ: Graphile at its defaults), or the best peer's. */
   against?: { system: SystemName; variant?: string } | 'best'
-  /** At least this ratio (Offload better by this factor), or, with `atMostMs`, an absolute bound. */
+  /** At least this ratio (Offload better by this factor), or, with `atMostMs` / `atLeast`, an absolute bound. */
   factor?: number
   atMostMs?: number
+  /** A rate of at least this. */
+  atLeast?: number
 }
 
 export const TARGETS: readonly Target[] = [
@@ -183,6 +194,9 @@ export const TARGETS: readonly Target[] = [
   { system: 'offload-pg', scenario: 'drain', variant: 'c=10', metric: 'rate', against: { system: 'graphile', variant: 'c=10 · defaults' }, factor: 4, text: 'PG processing ≥ 4× Graphile at its defaults (c=10)' },
   { system: 'offload-pg', scenario: 'bulk', variant: 'calls of 1,000', metric: 'rate', against: { system: 'graphile' }, factor: 1.5, text: 'PG bulk enqueue ≥ 1.5× Graphile' },
   { system: 'offload-pg', scenario: 'latency', variant: '500 jobs 10 ms apart', metric: 'p99', atMostMs: 10, text: 'PG latency p99 ≤ 10 ms' },
+  // Issue 5 asks PostgreSQL's HTTP figure to be reported, with no target.
+  { system: 'offload', scenario: 'http', variant: '50 connections', metric: 'rate', atLeast: 10_000, text: 'SQLite HTTP enqueue ≥ 10,000 req/s (50 connections)' },
+  { system: 'offload', scenario: 'http', variant: '50 connections', metric: 'p99', atMostMs: 20, text: 'SQLite HTTP enqueue p99 ≤ 20 ms (50 connections)' },
 ]
 
 export interface Verdict {
@@ -200,6 +214,7 @@ export function verdicts(figures: readonly Figure[], plan: Plan): Verdict[] {
     const offload = find(figures, target.scenario, target.system, variant, target.metric)
     if (offload === undefined) return { target, offload, peer: undefined, ratio: NaN, pass: undefined }
     if (target.atMostMs !== undefined) return { target, offload, peer: undefined, ratio: NaN, pass: offload.median <= target.atMostMs && offload.partial === 0 }
+    if (target.atLeast !== undefined) return { target, offload, peer: undefined, ratio: NaN, pass: offload.median >= target.atLeast && offload.partial === 0 }
     const peer =
       target.against === 'best'
         ? bestPeer(figures, offload)
@@ -228,18 +243,24 @@ function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n')
 }
 
-/** "node 1.10 · postgres 0.62 · other 0.03 of 2 — CPU-bound" */
+/** "node 1.10 · postgres 0.62 · other 0.03 — CPU-bound"; "node 1.52 (server 0.97, load generator 0.55) — …" */
 export function coresText(cores: Figure['cores']): string {
   if (cores === undefined) return '—'
-  const parts = [`node ${cores.node.toFixed(2)}`]
+  const named = Object.entries(cores.named ?? {})
+  const parts = [`node ${cores.node.toFixed(2)}${named.length > 0 ? ` (${named.map(([name, value]) => `${name} ${value.toFixed(2)}`).join(', ')})` : ''}`]
   for (const [name, value] of Object.entries(cores.servers)) if (value >= 0.005) parts.push(`${name === 'redis-server' ? 'redis' : name} ${value.toFixed(2)}`)
   if (cores.other >= 0.005) parts.push(`other ${cores.other.toFixed(2)}`)
   // Nearly every core busy: the step was bound by CPU; one Node process near a whole core: by that
-  // process's thread; otherwise by waiting (round trips, fsync, timers).
-  const bound =
-    cores.busy >= 0.85 * cores.of ? 'CPU-bound'
+  // process's thread (named when the step named it: the server's, the load generator's); otherwise
+  // by waiting (round trips, fsync, timers).
+  const [busiestName, busiestNamed] = named.reduce<[string, number]>((top, [name, value]) => (value > top[1] ? [name, value] : top), ['', 0])
+  const thread =
+    busiestNamed >= 0.85 ? `the ${busiestName}'s thread (${busiestNamed.toFixed(2)} core)`
     : (cores.busiestNode ?? 0) >= 0.85 ? `one Node process's thread (${cores.busiestNode!.toFixed(2)} core)`
-    : `waiting (${Math.round((cores.busy / cores.of) * 100)}% busy)`
+    : undefined
+  const bound =
+    cores.busy >= 0.85 * cores.of ? `CPU-bound${thread !== undefined && named.length > 0 ? `, ${thread}` : ''}`
+    : (thread ?? `waiting (${Math.round((cores.busy / cores.of) * 100)}% busy)`)
   return `${parts.join(' · ')} — ${bound}`
 }
 
@@ -255,7 +276,7 @@ function flags(figure: Figure): string {
   return out.join('; ')
 }
 
-const METRIC_NAMES: Record<Metric, string> = { rate: 'jobs/s', p50: 'p50', p95: 'p95', p99: 'p99' }
+const METRIC_NAMES: Record<Metric, string> = { rate: 'jobs/s', p50: 'p50', p95: 'p95', p99: 'p99', max: 'max' }
 
 function scenarioSection(results: RunResults, scenario: ScenarioName): string | undefined {
   const figures = results.figures.filter((f) => f.scenario === scenario)
@@ -274,7 +295,7 @@ function scenarioSection(results: RunResults, scenario: ScenarioName): string | 
       rows.push([
         SHORT[system],
         variant,
-        mine.map((f) => `${METRIC_NAMES[f.metric]} ${figureText(f)}`).join('; '),
+        mine.map((f) => `${metricName(f.metric, scenario)} ${figureText(f)}`).join('; '),
         vs.filter(Boolean).join('; '),
         coresText(mine[0]!.cores),
         [...new Set(mine.map(flags).filter(Boolean))].join('; '),
@@ -318,14 +339,17 @@ export function renderReport(results: RunResults): string {
   const judged = verdicts(results.figures, results.plan).filter((verdict) => verdict.offload !== undefined)
   if (judged.length > 0) {
     out.push(
-      '### Targets (issue 4)',
+      '### Targets (issues 4 and 5)',
       '',
       table(
         ['target', 'Offload', 'against', 'ratio', 'verdict'],
         judged.map(({ target, offload, peer, ratio, pass }) => [
           target.text,
-          `${METRIC_NAMES[target.metric]} ${figureText(offload!)}`,
-          peer === undefined ? (target.atMostMs !== undefined ? `${target.atMostMs} ms` : 'no peer figure') : `${SHORT[peer.system]}${peer.variant !== offload!.variant ? ` ${peer.variant}` : ''} ${formatValue(peer.metric, peer.median)}`,
+          `${metricName(target.metric, target.scenario)} ${figureText(offload!)}`,
+          peer !== undefined ? `${SHORT[peer.system]}${peer.variant !== offload!.variant ? ` ${peer.variant}` : ''} ${formatValue(peer.metric, peer.median)}`
+          : target.atMostMs !== undefined ? `${target.atMostMs} ms`
+          : target.atLeast !== undefined ? `${formatValue('rate', target.atLeast)} ${metricName('rate', target.scenario)}`
+          : 'no peer figure',
           ratioText(ratio),
           pass === undefined ? '—' : pass ? 'PASS' : 'SHORT',
         ]),

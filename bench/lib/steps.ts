@@ -1,15 +1,22 @@
 import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { WorkerChild } from './children.js'
-import { sleep, wallNow, withTimeout } from './clock.js'
+import { ServerChild, WorkerChild } from './children.js'
+import { monotonicMicros, sleep, wallNow, withTimeout } from './clock.js'
 import { CpuMeter } from './cpu.js'
 import { summarise } from './stats.js'
-import type { BenchSystem, Measurement, ScenarioContext, Space, WorkerShape } from '../systems/system.js'
+import type { BenchSystem, HttpApi, Measurement, ScenarioContext, Space, WorkerShape } from '../systems/system.js'
 import type { BenchPayload } from '../workers/names.js'
-import type { LoadReport, WorkerConfig } from '../workers/protocol.js'
+import { HTTP_ACCEPTED, type HttpLoadOptions, type HttpLoadReport, type LoadReport, type WorkerConfig } from '../workers/protocol.js'
 
-export const SCENARIOS = ['sequential', 'bulk', 'drain', 'latency', 'scaling', 'mixed', 'payload'] as const
+export const SCENARIOS = ['sequential', 'bulk', 'drain', 'latency', 'scaling', 'mixed', 'payload', 'http'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
+
+/** Every system runs every scenario but `http`, which needs an HTTP API of the system's own. */
+export function appliesTo(scenario: ScenarioName, system: BenchSystem): boolean {
+  return scenario !== 'http' || system.http !== undefined
+}
 
 export interface PayloadVariant {
   bytes: number
@@ -34,6 +41,11 @@ export interface Plan {
   latency: { jobs: number; spacingMs: number; warmup: number }
   mixed: { seconds: number; producers: number; loopsPerProducer: number; workers: number }
   payloads: PayloadVariant[]
+  /**
+   * HTTP enqueue: `connections` keep-alive connections; a warm-up of `warmupRequests`, then as many
+   * requests as the warm-up's rate makes in `seconds`.
+   */
+  http: { connections: number; warmupRequests: number; seconds: number }
   /** A timed stretch that takes longer is cut and reported as such. */
   timeLimitMs: number
   /** Before each step: wait until the machine is this idle (share of all cores busy) … */
@@ -56,6 +68,7 @@ export function planFor(quick: boolean, rounds: number | undefined): Plan {
       { bytes: 1024, jobs: 20_000, chunk: 1_000 },
       { bytes: 65536, jobs: 2_000, chunk: 100 },
     ],
+    http: { connections: 50, warmupRequests: 10_000, seconds: 10 },
     timeLimitMs: 20_000,
     quietBelow: 0.25,
     quietWaitMs: 20_000,
@@ -72,6 +85,7 @@ export function planFor(quick: boolean, rounds: number | undefined): Plan {
       { bytes: 1024, jobs: 500, chunk: 100 },
       { bytes: 65536, jobs: 100, chunk: 50 },
     ],
+    http: { ...full.http, warmupRequests: 2_000, seconds: 1.5 },
     timeLimitMs: 10_000,
     quietWaitMs: 1_000,
   }
@@ -120,6 +134,11 @@ export async function runStep(scenario: ScenarioName, system: BenchSystem, ctx: 
         })
       }
       return rows
+    }
+    case 'http': {
+      const api = system.http
+      if (api === undefined) throw new Error(`${system.title} has no HTTP API`)
+      return [await using(system, ctx, 'http', (space) => http(api, space, plan, profileFor(ctx, system, 'http')))]
     }
   }
 }
@@ -277,7 +296,7 @@ async function drain(system: BenchSystem, space: Space, options: DrainOptions, v
   }
 }
 
-/** Under `--profile`, Offload's drain workers run under the profiler; the file name says which step. */
+/** Under `--profile`, Offload's drain workers and HTTP server run under the profiler; the file name says which step. */
 function profileFor(ctx: ScenarioContext, system: BenchSystem, name: string): { dir: string; name: string } | undefined {
   return ctx.profileDir !== undefined && system.name.startsWith('offload') ? { dir: ctx.profileDir, name: `${system.name}-${name}.cpuprofile` } : undefined
 }
@@ -365,5 +384,108 @@ async function mixed(system: BenchSystem, space: Space, plan: Plan): Promise<Mea
     return row
   } finally {
     await Promise.all([...workerProcesses, ...producerProcesses].map((child) => child.stop()))
+  }
+}
+
+/** The `http` step's load generator: autocannon in a process of its own, not a system's worker. */
+const HTTP_LOAD_SCRIPT = 'bench/workers/http-load.ts'
+
+/**
+ * HTTP enqueue: the system's own server on the fresh queue in one process, autocannon in another
+ * (`workers/http-load.ts`), the bench only watching. After a warm-up, the measured stretch: its
+ * requests answered per second, their latencies, and the CPU of the server and of the load
+ * generator over it. Any answer but 202, or a request without one, fails the step; afterwards the
+ * store must hold exactly one job per 202, the warm-up's included.
+ */
+async function http(api: HttpApi, space: Space, plan: Plan, profile?: { dir: string; name: string }): Promise<Measurement> {
+  const { connections, warmupRequests, seconds } = plan.http
+  if (space.jobCount === undefined) throw new Error('the http step needs a space that can count its jobs')
+  const { server, url } = await ServerChild.start(api.server(space), 60_000, profile !== undefined ? { cpuProfile: profile } : {})
+  const endpoint = new URL(api.enqueue.path, url).toString()
+  let load: WorkerChild | undefined
+  let row: Measurement | undefined
+  // Under --profile: the measured stretch on the monotonic clock, which the server's profile uses too.
+  const window = { fromUs: 0, toUs: 0 }
+  try {
+    const options: HttpLoadOptions = { url: endpoint, body: api.enqueue.body, warmupRequests, seconds, timeLimitMs: plan.timeLimitMs }
+    load = new WorkerChild(HTTP_LOAD_SCRIPT, { mode: 'http-load', jobs: 0, concurrency: connections, options })
+    await load.next('ready', 60_000)
+    const named = { server: server.pid, 'load generator': load.process.pid! }
+    let meter: CpuMeter | undefined
+    let cpu: Measurement['cpu']
+    load.observe((message) => {
+      if (message.type !== 'http-phase') return
+      if (message.phase === 'measuring') {
+        window.fromUs = monotonicMicros()
+        meter = new CpuMeter()
+      } else {
+        cpu ??= meter?.stop(named)
+        window.toUs = monotonicMicros()
+      }
+    })
+    const finished = load.next('http-load', 2 * plan.timeLimitMs + 60_000)
+    load.send({ type: 'start' })
+    const { warmup, measured } = await finished
+    cpu ??= meter?.stop(named)
+    if (!server.running) throw new Error(server.failure())
+    const failed = httpFailure('warm-up', warmup) ?? (warmup.cut ? `the warm-up's ${warmup.requests.toLocaleString('en-US')} requests took longer than ${plan.timeLimitMs / 1000} s` : undefined) ?? httpFailure('measured stretch', measured)
+    if (failed !== undefined) throw new Error(`${failed}${await oneMoreAnswer(endpoint, api.enqueue.body)}`)
+
+    const answered = (report: HttpLoadReport): number => report.statuses[HTTP_ACCEPTED] ?? 0
+    const accepted = answered(warmup) + answered(measured)
+    const stored = await space.jobCount()
+    // Cut by the time limit, up to one request per connection was in flight: its job may be stored.
+    if (measured.cut ? stored < accepted || stored > accepted + connections : stored !== accepted) {
+      throw new Error(`the store holds ${stored.toLocaleString('en-US')} jobs, but ${accepted.toLocaleString('en-US')} requests were answered ${HTTP_ACCEPTED}`)
+    }
+    const perSecond = (report: HttpLoadReport): number => (answered(report) / report.ms) * 1000
+    row = {
+      variant: `${connections} connections`,
+      rate: perSecond(measured),
+      jobs: answered(measured),
+      ms: measured.ms,
+      latency: measured.latency,
+      partial: measured.cut,
+      notes: [
+        `${answered(measured).toLocaleString('en-US')} requests after a warm-up of ${warmup.requests.toLocaleString('en-US')} (${Math.round(perSecond(warmup)).toLocaleString('en-US')} req/s), every one answered ${HTTP_ACCEPTED}: 0 other statuses, 0 errors`,
+        measured.cut
+          ? `time limit ${plan.timeLimitMs / 1000} s: ${answered(measured).toLocaleString('en-US')} of ${measured.requests.toLocaleString('en-US')} requests answered; the store holds ${stored.toLocaleString('en-US')} jobs for ${accepted.toLocaleString('en-US')} answers`
+          : `the store holds ${stored.toLocaleString('en-US')} jobs: one per ${HTTP_ACCEPTED}`,
+        `latency max ${measured.latency.max.toFixed(1)} ms`,
+      ],
+    }
+    if (cpu !== undefined) row.cpu = cpu
+    return row
+  } finally {
+    await load?.stop()
+    await server.stop()
+    if (profile !== undefined) {
+      writeFileSync(join(profile.dir, profile.name.replace(/\.cpuprofile$/, '') + '.window.json'), JSON.stringify({ ...window, toUs: window.toUs || monotonicMicros() }))
+      const path = server.collectProfile()
+      if (row !== undefined && path !== undefined) row.profile = path
+    }
+  }
+}
+
+/** What went wrong in one stretch of the load generator, if anything did. */
+function httpFailure(stage: string, report: HttpLoadReport): string | undefined {
+  const others = Object.entries(report.statuses).filter(([status]) => Number(status) !== HTTP_ACCEPTED)
+  if (others.length === 0 && report.errors === 0) return undefined
+  const parts = others.map(([status, count]) => `${count.toLocaleString('en-US')} answered ${status}`)
+  if (report.errors > 0) parts.push(`${report.errors.toLocaleString('en-US')} without an answer (a connection error or timeout)`)
+  return `${stage}: ${parts.join(', ')}, where every request must be answered ${HTTP_ACCEPTED}`
+}
+
+/**
+ * After a failure, one request of our own, so that the error shows what the server answers (the
+ * load generator counts statuses; keeping bodies would cost it on every response).
+ */
+async function oneMoreAnswer(endpoint: string, body: string): Promise<string> {
+  try {
+    const response = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5_000) })
+    const text = await response.text()
+    return ` (one more request: ${response.status}${response.status === HTTP_ACCEPTED ? '' : ` ${text.slice(0, 300)}`})`
+  } catch (error) {
+    return ` (one more request: ${error instanceof Error ? error.message : String(error)})`
   }
 }

@@ -43,8 +43,8 @@ export function renderSvg(results: RunResults): string {
   const groups = new Map<string, Figure[]>()
   for (const scenario of SCENARIOS) {
     for (const figure of results.figures.filter((f) => f.scenario === scenario)) {
-      // Tail latencies would triple the chart; p50 and p99 tell the story, the tables have p95.
-      if (figure.metric === 'p95') continue
+      // Tail latencies would triple the chart; p50 and p99 tell the story, the tables have p95 and max.
+      if (figure.metric === 'p95' || figure.metric === 'max') continue
       // "c=50 · defaults" sits in the "c=50" group, labelled with its suffix.
       const key = `${scenario}\u0000${baseOf(figure.variant)}\u0000${figure.metric}`
       groups.set(key, [...(groups.get(key) ?? []), figure])
@@ -62,7 +62,7 @@ export function renderSvg(results: RunResults): string {
     }
     const sorted = ORDER.flatMap((system) => figures.filter((f) => f.system === system))
     const scale = Math.max(...sorted.map((f) => (Number.isFinite(f.max) ? f.max : f.median)).filter(Number.isFinite))
-    const what = metric === 'rate' ? 'jobs/s, longer is better' : `${metric}, shorter is better`
+    const what = metric === 'rate' ? `${scenario === 'http' ? 'requests' : 'jobs'}/s, longer is better` : `${metric}, shorter is better`
     y += 16
     parts.push(`<text x="16" y="${y}" font-size="12">${escape(`${variant} — ${what}`)}</text>`)
     y += 6

@@ -23,6 +23,7 @@ export class OffloadPgSystem extends OffloadStoreSystem {
     store: `createOffload({ store: '${storeUrl(OFFLOAD_PG_SCHEMA)}', logger: false }), library defaults: pool of 10, NOTIFY debounce 5 ms; schema dropped and recreated per step`,
     enqueue: 'task.enqueue(payload); bulk: task.enqueueMany(items) (one INSERT … SELECT FROM unnest per call)',
     worker: this.workerSetting,
+    http: this.httpSetting,
     wakeup: 'LISTEN/NOTIFY (the NOTIFY is sent inside the enqueue transaction)',
   }
 

@@ -3,7 +3,10 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { createOffload, type Offload, type Task } from '../../src/index.js'
 import { OFFLOAD_QUEUE, OFFLOAD_TASK, type BenchPayload as OffloadPayload } from '../workers/names.js'
-import { setUpOrRemove, type BenchSystem, type ScenarioContext, type Space, type SystemName } from './system.js'
+import { setUpOrRemove, type BenchSystem, type HttpApi, type ScenarioContext, type Space, type SystemName } from './system.js'
+
+/** The task module `offload serve` loads in the `http` step: the no-op task, nothing else. */
+const HTTP_TASKS = 'bench/workers/http-tasks.ts'
 
 export interface Instance {
   offload: Offload
@@ -39,6 +42,19 @@ export abstract class OffloadStoreSystem implements BenchSystem {
   readonly shapes = [{ suffix: '', options: {} }]
   /** The same worker on every store: `settings.worker` of both. */
   protected readonly workerSetting = 'offload.work({ concurrency, handleSignals: false }) in its own process (batchSize = concurrency, maintenance on)'
+  /** `offload serve` as a user starts it, on the step's fresh store, with the bench's no-op task module. */
+  readonly http: HttpApi = {
+    server: (space) => ({
+      args: ['src/cli/main.ts', 'serve', '--tasks', HTTP_TASKS, '--store', String(space.options.store), '--host', '127.0.0.1', '--port', '0', '--json'],
+      // No tokens, whatever the bench's environment holds: an open API, as the server allows on
+      // loopback. With one, every request would also pay the token check and the per-token rate
+      // limit (1,000 a second by default) would answer 429.
+      env: { OFFLOAD_API_TOKENS: undefined },
+    }),
+    enqueue: { path: '/v1/jobs', body: JSON.stringify({ task: OFFLOAD_TASK, payload: { i: 1 } }) },
+  }
+  /** `settings.http` of both. */
+  protected readonly httpSetting = `offload serve --tasks ${HTTP_TASKS} --store <the step's store> --host 127.0.0.1 --port 0 in its own process, server and library defaults, no API tokens (open on loopback: no token check, no rate limit); POST /v1/jobs ${this.http.enqueue.body} → 202 with the job`
 
   abstract probe(): Promise<Record<string, string>>
   /** A new empty store for `step`, not yet migrated: its URL, and how to delete it. */
@@ -51,6 +67,7 @@ export abstract class OffloadStoreSystem implements BenchSystem {
       options: { store: store.url },
       enqueue: (payload) => task.enqueue(payload),
       enqueueMany: (payloads) => task.enqueueMany(payloads.map((payload) => ({ payload }))),
+      jobCount: async () => (await offload.countJobs()).reduce((sum, row) => sum + row.count, 0),
       remove: async () => {
         try {
           await offload.close()
@@ -71,6 +88,7 @@ export class OffloadSystem extends OffloadStoreSystem {
     store: "createOffload({ store: 'sqlite:<tmp file>', logger: false }), library defaults: WAL, synchronous=FULL, group commit; a new file per step",
     enqueue: 'task.enqueue(payload); bulk: task.enqueueMany(items)',
     worker: this.workerSetting,
+    http: this.httpSetting,
     wakeup: "a worker in another process hears a commit through an inotify watch on the database's -wal file, then PRAGMA data_version",
   }
   private fileCount = 0

@@ -43,6 +43,24 @@ export interface Space {
   enqueueMany(payloads: BenchPayload[]): Promise<unknown>
   /** Closes the producer and deletes everything the queue held, also after a failed step. */
   remove(): Promise<void>
+  /** Jobs the queue holds, whatever their state: what the `http` step checks its 202s against. */
+  jobCount?(): Promise<number>
+}
+
+/**
+ * A system's own HTTP API (Offload's `offload serve`). The `http` step runs only for systems that
+ * have one: the peers have none.
+ */
+export interface HttpApi {
+  /**
+   * What follows `node --import tsx` to serve `space`'s queue on 127.0.0.1 at a port of the
+   * system's choosing, and the environment it runs in (the bench's, with these set, or removed
+   * where `undefined`): the process prints `{"type":"listening","url":…}` as its first line and
+   * stops on SIGTERM.
+   */
+  server(space: Space): { args: string[]; env: Record<string, string | undefined> }
+  /** The request that enqueues one no-op job: POSTed as JSON to `path`, answered 202. */
+  enqueue: { path: string; body: string }
 }
 
 /**
@@ -59,6 +77,8 @@ export interface BenchSystem {
   readonly workerScript: string
   /** The worker set-ups a drain measures; the first is the one every other scenario uses. */
   readonly shapes: readonly WorkerShape[]
+  /** Set when the system has an HTTP API of its own; its `fresh` spaces then have `jobCount`. */
+  readonly http?: HttpApi
   /** Checks the service is reachable and returns its version, e.g. `PostgreSQL 15.20`. */
   probe(): Promise<Record<string, string>>
   fresh(ctx: ScenarioContext, step: string): Promise<Space>

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs'
-import { wallNow } from '../lib/clock.js'
+import { monotonicMicros, wallNow } from '../lib/clock.js'
 import { writeSourceMaps } from '../lib/source-maps.js'
 import type { BenchPayload } from './names.js'
 import type { DrainReport, FromChild, LoadReport, ToChild, WorkerConfig } from './protocol.js'
@@ -90,10 +90,6 @@ export function childMain(setup: (config: WorkerConfig, send: Send) => Promise<W
     hooks = ready
     send({ type: 'ready', at: wallNow() })
   }, fail)
-}
-
-function monotonicMicros(): number {
-  return Number(process.hrtime.bigint() / 1000n)
 }
 
 /** How a drain worker learns that the store shows its jobs completed. */
@@ -251,6 +247,8 @@ export function systemChild(connect: (config: WorkerConfig) => Promise<ChildQueu
           return (payload) => record(wallNow() - payload.sentAt!)
         case 'produce':
           return () => {}
+        case 'http-load':
+          throw new Error("'http-load' is the mode of the http step's load generator (workers/http-load.ts), not of a system's worker")
       }
     })()
     return {

@@ -1,17 +1,13 @@
-import { afterEach, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { createOffload, type Offload } from '../../src/index.js'
 import { tempStoreUrl } from '../support/postgres.js'
 import { SseClient } from './events-client.js'
-import { startTestServer } from './events-server.js'
+import { closeAfterTest, startTestServer } from './events-server.js'
 
-const opened: Offload[] = []
-afterEach(async () => {
-  for (const offload of opened.splice(0)) await offload.close({ grace: 0 })
-})
 
 function instance(store: string): Offload {
   const offload = createOffload({ store, logger: false })
-  opened.push(offload)
+  closeAfterTest(offload)
   offload.task('quick', { run: (input: { n: number }) => input.n })
   return offload
 }

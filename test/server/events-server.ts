@@ -1,39 +1,46 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { request, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach } from 'vitest'
-import { isOffloadError, silentLogger, type Offload } from '../../src/index.js'
-import { EventHub, type EventHubOptions } from '../../src/server/event-hub.js'
-import { HttpError } from '../../src/server/http-error.js'
-import { eventRoutes } from '../../src/server/routes/events.js'
-import { metricsRoutes } from '../../src/server/routes/metrics.js'
+import { Offload, startServer, type ApiToken, type Logger, type Store } from '../../src/index.js'
 import type { EventStreamOptions } from '../../src/server/sse.js'
 import type { MetricsOptions } from '../../src/telemetry/metrics.js'
 
+const started: TestServer[] = []
+const closers: (() => Promise<void>)[] = []
+afterEach(async () => {
+  // Servers first: they read through the instances and stores, closed in the order given.
+  for (const server of started.splice(0)) await server.close()
+  for (const close of closers.splice(0)) await close()
+})
+
+/** Closes an instance (without grace: gate jobs may never finish) or a store after the test, once the servers are closed. */
+export function closeAfterTest<T extends Offload | Store>(closeable: T): T {
+  closers.push(() => (closeable instanceof Offload ? closeable.close({ grace: 0 }) : closeable.close()))
+  return closeable
+}
+
 export interface TestServer {
   url: string
-  app: FastifyInstance
-  hub: EventHub
   close(): Promise<void>
 }
 
 export interface TestServerOptions {
+  /** API tokens: the server then wants a token with the route's scope. */
+  tokens?: ApiToken[]
   events?: EventStreamOptions
   metrics?: MetricsOptions
-  hub?: Partial<EventHubOptions>
-  /** Collects the server's log lines (JSON, debug and up). */
+  /** Collects what the server logs (debug and up). */
   logs?: LogLines
 }
 
-/** The server's log, to wait on a line the way a test waits on any other signal. */
-export class LogLines {
+/** What a server logs, to wait on a line the way a test waits on any other signal. */
+export class LogLines implements Logger {
   readonly lines: string[] = []
   private readonly waiters = new Set<() => void>()
 
-  write(line: string): void {
-    this.lines.push(line)
-    for (const waiter of [...this.waiters]) waiter()
-  }
+  readonly debug = (message: string, context?: Record<string, unknown>): void => this.write('debug', message, context)
+  readonly info = (message: string, context?: Record<string, unknown>): void => this.write('info', message, context)
+  readonly warn = (message: string, context?: Record<string, unknown>): void => this.write('warn', message, context)
+  readonly error = (message: string, context?: Record<string, unknown>): void => this.write('error', message, context)
 
   has(text: string): boolean {
     return this.lines.some((line) => line.includes(text))
@@ -55,52 +62,22 @@ export class LogLines {
       this.waiters.add(check)
     })
   }
+
+  private write(level: string, message: string, context: Record<string, unknown> | undefined): void {
+    this.lines.push(`${level} ${message} ${JSON.stringify(context ?? {})}`)
+    for (const waiter of [...this.waiters]) waiter()
+  }
 }
 
-const started: TestServer[] = []
-afterEach(async () => {
-  for (const server of started.splice(0)) await server.close()
-})
-
-/**
- * A real server on 127.0.0.1, port 0, with the event and metrics routes: until app.ts's
- * createServer lands, a minimal fastify with an error handler that renders errors the way the
- * real one does (`{ error: { code, message, details } }`). Closed after the test.
- */
+/** The server (`startServer`) on 127.0.0.1, port 0; closed after the test, before the instances and stores. */
 export async function startTestServer(offload: Offload, options: TestServerOptions = {}): Promise<TestServer> {
-  await offload.migrate()
-  const hub = new EventHub(offload.store, { logger: silentLogger, pollMs: 50, ...options.hub })
-  // Unknown query fields rejected rather than silently dropped, as the real server does.
-  const logs = options.logs
-  const app = Fastify({
-    ajv: { customOptions: { removeAdditional: false } },
-    logger: logs === undefined ? false : { level: 'debug', stream: { write: (line: string) => logs.write(line) } },
+  const server = await startServer(offload, {
+    port: 0,
+    logger: options.logs ?? false,
+    ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
+    ...(options.events === undefined ? {} : { events: options.events }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   })
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
-    if (error instanceof HttpError) {
-      return reply.status(error.status).headers(error.headers).send({ error: { code: error.code, message: error.message, details: error.details } })
-    }
-    if (isOffloadError(error)) {
-      const status = error.code === 'JOB_NOT_FOUND' ? 404 : ['INVALID_OPTION', 'INVALID_NAME', 'UNKNOWN_OPTION'].includes(error.code) ? 400 : 500
-      return reply.status(status).send({ error: { code: error.code, message: error.message, details: error.details } })
-    }
-    if (error.validation !== undefined) {
-      return reply.status(400).send({ error: { code: 'INVALID_REQUEST', message: error.message, details: {} } })
-    }
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: error.message, details: {} } })
-  })
-  const ctx = { offload, hub }
-  eventRoutes(app, ctx, options.events)
-  metricsRoutes(app, ctx, options.metrics)
-  app.addHook('onClose', () => hub.stop())
-  await hub.start()
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const server: TestServer = {
-    url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
-    app,
-    hub,
-    close: () => app.close(),
-  }
   started.push(server)
   return server
 }

@@ -1,15 +1,10 @@
-import { afterEach, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { createOffload, openStore, silentLogger, PermanentError, type EventListParams, type JobEvent, type Offload, type Store } from '../../src/index.js'
 import { tempDb } from '../support/temp.js'
 import { EventHub } from '../../src/server/event-hub.js'
 import { SseClient } from './events-client.js'
-import { get, getJson, LogLines, startTestServer } from './events-server.js'
+import { closeAfterTest, get, getJson, LogLines, startTestServer } from './events-server.js'
 
-let offload: Offload | undefined
-afterEach(async () => {
-  await offload?.close({ grace: 0 })
-  offload = undefined
-})
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void
@@ -19,7 +14,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 /** An Offload on a fresh SQLite file with a task that waits for `gate` and one that fails for good. */
 function setup(store?: Store) {
-  offload = createOffload({ store: store ?? `sqlite:${tempDb()}`, logger: false })
+  const offload = closeAfterTest(createOffload({ store: store ?? `sqlite:${tempDb()}`, logger: false }))
   const opened = new Map<string, ReturnType<typeof deferred>>()
   const gate = (name: string) => {
     if (!opened.has(name)) opened.set(name, deferred())
@@ -155,7 +150,7 @@ test('an unknown job is a 404 as JSON and as a stream; bad input is a 400', asyn
   const header = await get(`${server.url}/v1/events`, { accept: 'text/event-stream', 'last-event-id': 'abc' })
   expect(header.status).toBe(400)
   // A HEAD of a stream would never end: there is none.
-  expect((await get(`${server.url}/v1/events`, {}, 'HEAD')).status).toBe(404)
+  expect((await get(`${server.url}/v1/events`, {}, 'HEAD')).status).toBe(405)
 })
 
 test.each([
@@ -242,25 +237,21 @@ test('many SSE clients share one tail of the log', async () => {
       return typeof value === 'function' ? value.bind(target) : value
     },
   })
-  try {
-    const { offload, quick } = setup(store)
-    const server = await startTestServer(offload)
-    const clients = await Promise.all(Array.from({ length: 25 }, () => SseClient.open(`${server.url}/v1/events`)))
-    await offload.work({ handleSignals: false })
-    for (let round = 0; round < 3; round++) await quick.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ payload: { n: i } })))
-    for (const client of clients) {
-      await client.waitFor(() => client.events.filter((event) => event.type === 'completed').length === 30, 'thirty completions')
-    }
-    const seqs = clients[0]!.seqs
-    for (const client of clients) expect(client.seqs).toEqual(seqs)
-    // One reader: its reads never overlap and its cursor only moves forward; one start.
-    expect(tail.maxInFlight).toBe(1)
-    expect(tail.afters).toEqual([...tail.afters].sort((a, b) => a - b))
-    expect(tail.lastSeqCalls).toBe(1)
-    await offload.close()
-  } finally {
-    await inner.close()
+  const { offload, quick } = setup(store)
+  closeAfterTest(inner)
+  const server = await startTestServer(offload)
+  const clients = await Promise.all(Array.from({ length: 25 }, () => SseClient.open(`${server.url}/v1/events`)))
+  await offload.work({ handleSignals: false })
+  for (let round = 0; round < 3; round++) await quick.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ payload: { n: i } })))
+  for (const client of clients) {
+    await client.waitFor(() => client.events.filter((event) => event.type === 'completed').length === 30, 'thirty completions')
   }
+  const seqs = clients[0]!.seqs
+  for (const client of clients) expect(client.seqs).toEqual(seqs)
+  // One reader: its reads never overlap and its cursor only moves forward; one start.
+  expect(tail.maxInFlight).toBe(1)
+  expect(tail.afters).toEqual([...tail.afters].sort((a, b) => a - b))
+  expect(tail.lastSeqCalls).toBe(1)
 })
 
 test('a client that falls behind is paused, not buffered for without bound, and catches up from the log with nothing lost', async () => {
@@ -359,4 +350,21 @@ test("the hub counts each queue's enqueued, completed and failed jobs over the l
   } finally {
     await hub.stop()
   }
+})
+
+test('with tokens, the streams and /metrics want a token with the read scope', async () => {
+  const { offload, slow } = setup()
+  const token = 'read-token-0123456789abcdef'
+  const server = await startTestServer(offload, { tokens: [{ token, scope: 'read' }] })
+  const job = await slow.enqueue({ gate: 'd' })
+  for (const path of ['/v1/events', `/v1/jobs/${job.id}/events`, '/metrics']) {
+    const refused = await get(`${server.url}${path}`, { accept: 'text/event-stream' })
+    expect({ path, status: refused.status }).toEqual({ path, status: 401 })
+  }
+  const authorization = `Bearer ${token}`
+  const stream = await SseClient.open(`${server.url}/v1/jobs/${job.id}/events`, { authorization })
+  await stream.waitFor(() => stream.events.length === 1, 'the enqueued event')
+  expect(stream.events[0]).toMatchObject({ type: 'enqueued', jobId: job.id })
+  await stream.close()
+  expect((await get(`${server.url}/metrics`, { authorization })).status).toBe(200)
 })

@@ -1,18 +1,14 @@
 import { register as globalRegistry } from 'prom-client'
-import { afterEach, expect, test } from 'vitest'
-import { createOffload, PermanentError, type Offload } from '../../src/index.js'
+import { expect, test } from 'vitest'
+import { createOffload, PermanentError } from '../../src/index.js'
 import { tempDb } from '../support/temp.js'
 import { SseClient } from './events-client.js'
-import { get, startTestServer } from './events-server.js'
+import { closeAfterTest, get, startTestServer } from './events-server.js'
 
-const opened: Offload[] = []
-afterEach(async () => {
-  for (const offload of opened.splice(0)) await offload.close({ grace: 0 })
-})
 
 function setup() {
   const offload = createOffload({ store: `sqlite:${tempDb()}`, logger: false })
-  opened.push(offload)
+  closeAfterTest(offload)
   const quick = offload.task('quick', { queue: 'fast', run: (input: { n: number }) => input.n * 2 })
   const broken = offload.task('broken', {
     attempts: 1,

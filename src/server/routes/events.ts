@@ -5,6 +5,7 @@ import { OffloadError } from '../../errors.js'
 import { isFinished, JOB_STATES, type JobEventType, type JobState } from '../../job.js'
 import type { Logger } from '../../logger.js'
 import type { ServerContext } from '../context.js'
+import { ERROR_SCHEMA, JOB_ID_PARAMS } from '../schemas.js'
 import { EventStream, resolveEventStreamOptions, type EventStreamOptions, type StreamPlan } from '../sse.js'
 
 /** Every event type; a `Record` so a type added to `JobEventType` must be added here too. */
@@ -51,6 +52,14 @@ export const jobEventSchema = {
     data: { type: 'object', additionalProperties: true, description: 'By type: started {workerId}, retrying/failed/rescued {error}, progress {progress}, log {message}, …' },
   },
 } as const
+
+/** What a stream's 200 holds, for /openapi.json: SSE text, not JSON. */
+const EVENT_STREAM = {
+  type: 'string',
+  description: 'Messages of `id: <seq>`, `event: <type>`, `data: <the event as JSON>` (an event as in jobEventSchema), and heartbeat comments.',
+} as const
+
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, ERROR_SCHEMA]))
 
 const lastEventIdHeader = {
   type: 'object',
@@ -108,6 +117,13 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext, options: E
       // A HEAD would open a stream with no body that never ends.
       exposeHeadRoute: false,
       schema: {
+        summary: 'Every lifecycle event as a server-sent event stream, filterable',
+        description:
+          'Live events from now on, or from Last-Event-ID / ?after= (the log is replayed first, with no gap and no ' +
+          'duplicate). Filters take comma-separated lists and combine with AND. Each message: id = seq, event = type, ' +
+          'data = the event as JSON; a heartbeat comment every 15 s. The stream does not end by itself. See ' +
+          'docs/events-and-metrics.md.',
+        tags: ['events'],
         headers: lastEventIdHeader,
         querystring: {
           type: 'object',
@@ -120,6 +136,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext, options: E
             after: { ...SEQ, description: 'Replay from the event after this seq; Last-Event-ID wins when both are given.' },
           },
         },
+        response: { 200: { description: 'The stream', content: { 'text/event-stream': { schema: EVENT_STREAM } } }, ...errors(400) },
       },
     },
     async (request, reply) => {
@@ -149,12 +166,14 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext, options: E
       config: { scope: 'read' },
       exposeHeadRoute: false,
       schema: {
+        summary: "A job's event timeline: JSON, or a live stream that ends when the job finishes",
+        description:
+          'JSON { events } (oldest first, at most 10,000 per answer: page on with ?after=). With Accept: ' +
+          'text/event-stream, the timeline (after Last-Event-ID or ?after=), then live events; the server ends the ' +
+          'stream once the job is completed, failed or cancelled (at once for a job already finished).',
+        tags: ['events'],
         headers: lastEventIdHeader,
-        params: {
-          type: 'object',
-          required: ['id'],
-          properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
-        },
+        params: JOB_ID_PARAMS,
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -162,10 +181,15 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext, options: E
         },
         response: {
           200: {
-            type: 'object',
-            required: ['events'],
-            properties: { events: { type: 'array', items: jobEventSchema } },
+            description: 'The timeline, or with Accept: text/event-stream the stream',
+            content: {
+              'application/json': {
+                schema: { type: 'object', required: ['events'], properties: { events: { type: 'array', items: jobEventSchema } } },
+              },
+              'text/event-stream': { schema: EVENT_STREAM },
+            },
           },
+          ...errors(400, 404),
         },
       },
     },
@@ -173,8 +197,8 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext, options: E
       const { id } = request.params
       const store = ctx.offload.store
       if (!wantsEventStream(request)) {
-        // The answer depends on Accept: caches must keep the two apart.
-        void reply.header('vary', 'accept')
+        // The answer depends on Accept: caches must keep the two apart. The type picks the JSON serialiser.
+        void reply.header('vary', 'accept').type('application/json; charset=utf-8')
         const job = await ctx.offload.getJob(id)
         if (job === undefined) throw notFound(id)
         return { events: await store.eventList({ jobId: id, after: request.query.after ?? 0, limit: TIMELINE_LIMIT }) }

@@ -14,7 +14,15 @@ export function metricsRoutes(app: FastifyInstance, ctx: ServerContext, options:
     {
       config: { scope: 'read' },
       schema: {
+        summary: 'Prometheus metrics',
+        description:
+          'Jobs by queue and state, paused queues and the age of their oldest queued job (read from the store at each ' +
+          'scrape); enqueued, completed and failed counters and run- and wait-time histograms (from the event log, for ' +
+          'every process on the store, since this server started); busy workers; process metrics. See ' +
+          'docs/events-and-metrics.md.',
+        tags: ['operations'],
         querystring: { type: 'object', additionalProperties: false, properties: {} },
+        response: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
       },
     },
     async (_request, reply) => {

@@ -178,6 +178,10 @@ const ENQUEUE_OPTIONS = [
 ] as const
 const LIST_OPTIONS = ['state', 'queue', 'task', 'limit', 'cursor'] as const
 const MAX_KEY_LENGTH = 512
+/** The longest `delay` an enqueue takes: ten years. */
+export const MAX_DELAY_MS = 10 * 365 * 86_400_000
+/** 9999-12-31T23:59:59.999Z: later run times are refused, since not every store's time column holds them. */
+const MAX_RUN_AT_MS = 253_402_300_799_999
 
 /** Creates an Offload instance. Options are validated now: a typo fails here, not at the first job. */
 export function createOffload(config: OffloadConfig = {}): Offload {
@@ -405,10 +409,14 @@ export class Offload {
     if (options.delay !== undefined && options.runAt !== undefined) {
       throw new OffloadError('INVALID_OPTION', `give delay or runAt, not both${at}`, { option: 'delay' })
     }
-    if (options.delay !== undefined) insert.delayMs = parseDuration(options.delay, 'delay')
+    if (options.delay !== undefined) {
+      insert.delayMs = parseDuration(options.delay, 'delay')
+      // Past this a run time drifts out of what a Date and the stores' time columns can hold.
+      if (insert.delayMs > MAX_DELAY_MS) throw new OffloadError('INVALID_OPTION', `delay must be at most 10 years, got ${describe(options.delay)}`, { option: 'delay' })
+    }
     if (options.runAt !== undefined) {
-      if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime())) {
-        throw new OffloadError('INVALID_OPTION', `runAt must be a valid Date, got ${describe(options.runAt)}`, { option: 'runAt' })
+      if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime()) || Math.abs(options.runAt.getTime()) > MAX_RUN_AT_MS) {
+        throw new OffloadError('INVALID_OPTION', `runAt must be a valid Date before the year 10000, got ${describe(options.runAt)}`, { option: 'runAt' })
       }
       insert.runAt = options.runAt.getTime()
     }

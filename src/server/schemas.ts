@@ -8,6 +8,7 @@
  * `"priority": "5"` is an error, not 5) and nothing removed silently (see `app.ts`).
  */
 import { JOB_STATES } from '../job.js'
+import { MAX_DELAY_MS } from '../offload.js'
 
 /** The error body every non-2xx answer has. */
 export const ERROR_SCHEMA = {
@@ -26,8 +27,6 @@ export const ERROR_SCHEMA = {
   },
 } as const
 
-/** The largest allowed `delay`: ten years. A larger one would push the run time past what a date can hold. */
-export const MAX_DELAY_MS = 10 * 365 * 86_400_000
 
 /** `'30s'`, `'5m'`, `'1h30m'` or milliseconds. (One type list rather than `anyOf`, whose errors say nothing useful.) */
 const DURATION = { type: ['string', 'integer'], minLength: 1, maxLength: 32, minimum: 0, maximum: MAX_DELAY_MS } as const

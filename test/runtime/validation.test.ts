@@ -56,6 +56,8 @@ describe('enqueue rejects bad input and writes nothing', () => {
     ['an unknown option, suggesting the closest', (o) => o.enqueue('image.resize', {}, { priorty: 1 } as object), 'UNKNOWN_OPTION', /unknown option 'priorty'.*did you mean 'priority'\?/],
     ['both delay and runAt', (o) => o.enqueue('image.resize', {}, { delay: '1s', runAt: new Date() }), 'INVALID_OPTION', /delay or runAt, not both/],
     ['an invalid runAt', (o) => o.enqueue('image.resize', {}, { runAt: new Date('nope') }), 'INVALID_OPTION', /runAt must be a valid Date/],
+    ['a delay of more than ten years', (o) => o.enqueue('image.resize', {}, { delay: '99999999999d' }), 'INVALID_OPTION', /delay must be at most 10 years/],
+    ['a runAt past the year 9999', (o) => o.enqueue('image.resize', {}, { runAt: new Date(8.64e15) }), 'INVALID_OPTION', /before the year 10000/],
     ['an empty key', (o) => o.enqueue('image.resize', {}, { key: '' }), 'INVALID_OPTION', /key must be a non-empty string/],
     ['a backoff function per job', (o) => o.enqueue('image.resize', {}, { backoff: (() => 1) as never }), 'INVALID_OPTION', /backoff function can only be set on the task/],
     ['an unknown backoff type', (o) => o.enqueue('image.resize', {}, { backoff: { type: 'linear' } as never }), 'INVALID_OPTION', /backoff\.type must be 'exponential' or 'fixed'/],

@@ -17,7 +17,6 @@ import {
   JOB_PAGE_SCHEMA,
   JOB_SCHEMA,
   MAX_BATCH,
-  MAX_DELAY_MS,
 } from '../schemas.js'
 
 /** What the job routes need besides the context. */
@@ -278,12 +277,7 @@ function idempotencyKey(header: string | string[] | undefined, body: string | un
 function toEnqueueItem(body: EnqueueBody, key: string | undefined, keyTtlMs: number): EnqueueItem {
   const options: EnqueueOptions = {}
   if (body.queue !== undefined) options.queue = body.queue
-  if (body.delay !== undefined) {
-    // The library takes any delay; one beyond a date's range would make a run time that cannot be stored.
-    const delayMs = parseDuration(body.delay, 'delay')
-    if (delayMs > MAX_DELAY_MS) throw new OffloadError('INVALID_OPTION', `delay must be at most 10 years, got ${JSON.stringify(body.delay)}`, { option: 'delay' })
-    options.delay = delayMs
-  }
+  if (body.delay !== undefined) options.delay = body.delay
   if (body.runAt !== undefined) options.runAt = new Date(body.runAt)
   if (body.priority !== undefined) options.priority = body.priority
   if (body.attempts !== undefined) options.attempts = body.attempts

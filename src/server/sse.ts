@@ -60,7 +60,7 @@ export interface StreamPlan {
   /** One page of the log after `after`, in `seq` order; a page shorter than `pageSize` is its end. */
   history(after: number): Promise<readonly JobEvent[]>
   pageSize: number
-  /** Whether the client wants this event. Pure: it sees each event at most once, but maybe never. */
+  /** Whether the client wants this event. Pure: it may be asked about one event more than once. */
   accept(event: JobEvent): boolean
   /** Checked after the replay and after each live batch: true ends the stream (the server closes it). */
   done?(lastSent: JobEvent | undefined): boolean

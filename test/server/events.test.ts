@@ -123,7 +123,7 @@ test('an unknown job is a 404 as JSON and as a stream; bad input is a 400', asyn
   const server = await startTestServer(offload)
   const id = '01890000-0000-7000-8000-000000000000'
   const json = await getJson(`${server.url}/v1/jobs/${id}/events`)
-  expect(json).toEqual({ status: 404, body: { error: { code: 'JOB_NOT_FOUND', message: `no job with id '${id}'`, details: { id } } } })
+  expect(json).toEqual({ status: 404, body: { error: { code: 'JOB_NOT_FOUND', message: `no job with id ${id}`, details: { id } } } })
   const stream = await SseClient.open(`${server.url}/v1/jobs/${id}/events`)
   await stream.ended
   expect(stream.status).toBe(404)

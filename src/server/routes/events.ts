@@ -5,6 +5,7 @@ import { OffloadError } from '../../errors.js'
 import { isFinished, JOB_STATES, type JobEventType, type JobState } from '../../job.js'
 import type { Logger } from '../../logger.js'
 import type { ServerContext } from '../context.js'
+import { HttpError } from '../http-error.js'
 import { ERROR_SCHEMA, JOB_ID_PARAMS } from '../schemas.js'
 import { EventStream, resolveEventStreamOptions, type EventStreamOptions, type StreamPlan } from '../sse.js'
 
@@ -96,12 +97,21 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext, options: E
   const settings = resolveEventStreamOptions(streamOptions)
   const logger = given ?? loggerOf(app)
   const open = new Set<EventStream>()
+  let closing = false
   // Open streams never go idle, so the server's close would wait for them for ever.
   app.addHook('preClose', async () => {
+    closing = true
     for (const stream of open) stream.end()
   })
 
   const run = async (stream: EventStream, reply: FastifyReply): Promise<void> => {
+    // A request that was being prepared when the close began must not open a stream after it.
+    if (closing) {
+      stream.cancel()
+      throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down; reconnect to another one, or again shortly', {}, {
+        'retry-after': '1',
+      })
+    }
     open.add(stream)
     try {
       await stream.run(reply)
@@ -246,7 +256,7 @@ function resumeFrom(request: FastifyRequest, after: number | undefined): number 
 }
 
 function notFound(id: string): OffloadError {
-  return new OffloadError('JOB_NOT_FOUND', `no job with id '${id}'`, { id })
+  return new OffloadError('JOB_NOT_FOUND', `no job with id ${id}`, { id })
 }
 
 /** A comma-separated filter as a set; undefined when absent. */

@@ -43,7 +43,7 @@ export interface Plan {
   payloads: PayloadVariant[]
   /**
    * HTTP enqueue: `connections` keep-alive connections; a warm-up of `warmupRequests`, then as many
-   * requests as the warm-up's rate makes in `seconds`.
+   * requests as the rate of the warm-up's second half makes in `seconds`.
    */
   http: { connections: number; warmupRequests: number; seconds: number }
   /** A timed stretch that takes longer is cut and reported as such. */
@@ -447,7 +447,7 @@ async function http(api: HttpApi, space: Space, plan: Plan, profile?: { dir: str
       latency: measured.latency,
       partial: measured.cut,
       notes: [
-        `${answered(measured).toLocaleString('en-US')} requests after a warm-up of ${warmup.requests.toLocaleString('en-US')} (${Math.round(perSecond(warmup)).toLocaleString('en-US')} req/s), every one answered ${HTTP_ACCEPTED}: 0 other statuses, 0 errors`,
+        `${answered(measured).toLocaleString('en-US')} requests after a warm-up of ${warmup.requests.toLocaleString('en-US')} (${Math.round(perSecond(warmup)).toLocaleString('en-US')} req/s, its second half ${Math.round(warmup.lateRate).toLocaleString('en-US')}), every one answered ${HTTP_ACCEPTED}: 0 other statuses, 0 errors`,
         measured.cut
           ? `time limit ${plan.timeLimitMs / 1000} s: ${answered(measured).toLocaleString('en-US')} of ${measured.requests.toLocaleString('en-US')} requests answered; the store holds ${stored.toLocaleString('en-US')} jobs for ${accepted.toLocaleString('en-US')} answers`
           : `the store holds ${stored.toLocaleString('en-US')} jobs: one per ${HTTP_ACCEPTED}`,

@@ -22,6 +22,8 @@ function stretch(options: HttpLoadOptions, connections: number, count: number, t
     let received = 0
     let cut = false
     let lastAt = 0
+    const half = Math.floor(count / 2)
+    let halfAt = 0
     const stop = (): void => {
       cut = true
       instance.stop()
@@ -50,6 +52,7 @@ function stretch(options: HttpLoadOptions, connections: number, count: number, t
           statuses,
           errors: result.errors,
           ms: (lastAt || performance.now()) - began,
+          lateRate: lastAt > halfAt && halfAt > 0 ? ((received - half) / (lastAt - halfAt)) * 1000 : 0,
           latency: summarise(latencies),
           cut: cut || result.errors > 0,
         })
@@ -60,6 +63,7 @@ function stretch(options: HttpLoadOptions, connections: number, count: number, t
       statuses[status] = (statuses[status] ?? 0) + 1
       latencies.push(ms)
       lastAt = performance.now()
+      if (received === half) halfAt = lastAt
       if (status !== ACCEPTED && !cut) stop()
       if (received === count) onLast()
     })
@@ -71,8 +75,8 @@ function stretch(options: HttpLoadOptions, connections: number, count: number, t
  * The `http` step's load generator (`mode: 'http-load'`), a process of its own so that it shares
  * a thread with neither the bench's measuring code nor the server: autocannon POSTs one job per
  * request. On `start`, a warm-up of `warmupRequests` (connections opened, the server's code
- * compiled, the store's file grown); then as many requests as the warm-up's rate makes in
- * `seconds`, the measured stretch.
+ * compiled, the store's file grown); then as many requests as the warm-up's second half was
+ * answered at makes in `seconds`, the measured stretch.
  */
 childMain(async (config, send) => {
   const options = config.options as HttpLoadOptions
@@ -81,10 +85,10 @@ childMain(async (config, send) => {
       const warmup = await stretch(options, config.concurrency, options.warmupRequests, options.timeLimitMs)
       const accepted = warmup.statuses[ACCEPTED] ?? 0
       if (warmup.cut || accepted < warmup.requests) {
-        send({ type: 'http-load', warmup, measured: { requests: 0, statuses: {}, errors: 0, ms: 0, latency: summarise([]), cut: true } })
+        send({ type: 'http-load', warmup, measured: { requests: 0, statuses: {}, errors: 0, ms: 0, lateRate: 0, latency: summarise([]), cut: true } })
         return
       }
-      const count = Math.max(config.concurrency * 20, Math.round((accepted / warmup.ms) * 1000 * options.seconds))
+      const count = Math.max(config.concurrency * 20, Math.round(warmup.lateRate * options.seconds))
       send({ type: 'http-phase', phase: 'measuring', at: wallNow() })
       const measured = await stretch(options, config.concurrency, count, options.timeLimitMs, () => send({ type: 'http-phase', phase: 'measured', at: wallNow() }))
       send({ type: 'http-load', warmup, measured })

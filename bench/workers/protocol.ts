@@ -80,6 +80,11 @@ export interface HttpLoadReport {
   errors: number
   /** First request sent → last response received. */
   ms: number
+  /**
+   * Responses per second over the second half of them: the warm-up's sizes the measured stretch,
+   * since its first half is slower (connections opening, the server's code being compiled).
+   */
+  lateRate: number
   /** Request sent → response received, over the responses of this stretch, ms. */
   latency: LatencySummary
   /** Stopped by the time limit or by a failure, with up to one request per connection unanswered. */

@@ -45,7 +45,7 @@ async function terminate(schema: string): Promise<{ pid: number; query: string }
 const isListen = (row: { query: string }): boolean => row.query.startsWith('LISTEN')
 
 /** What the runtime logs when a store call failed and it will try again. */
-const RETRYING = /^(claiming jobs failed; trying again|writing job (outcomes|progress) failed; retrying|renewing leases failed; will try again|leader election failed|maintenance \w+ failed)/
+const RETRYING = /^(claiming jobs failed; trying again|writing job (outcomes|progress) failed; retrying|renewing leases failed; will try again|leader election failed|maintenance [\w ]+ failed)/
 
 test('workers whose every connection is terminated mid-run reconnect and finish every acknowledged job', async () => {
   const schema = testSchema('term')

@@ -230,6 +230,53 @@ export function describeStoreConformance(harness: StoreHarness): void {
         expect(ok.status).toBe('fulfilled')
         expect((await store.jobList({ limit: 10 })).map((job) => job.id)).toEqual([good.id])
       })
+
+      // A store may write concurrent calls together (one transaction for many callers); each
+      // caller must still get what it would have got alone, without `now` as with it.
+      it('concurrent calls each get their own answer: a bad one fails alone, keys go to one holder', async () => {
+        const { store } = await setup()
+        const stored = jobInsert()
+        await store.jobInsertMany({ jobs: [stored] })
+        const twice = jobInsert()
+        const calls = [
+          ...Array.from({ length: 20 }, (_, i) => [jobInsert({ key: `k${i % 5}` })]),
+          [jobInsert(), jobInsert({ id: stored.id })],
+          [twice],
+          [jobInsert({ id: twice.id })],
+          ...Array.from({ length: 20 }, () => [jobInsert(), jobInsert()]),
+        ]
+        const settled = await Promise.allSettled(calls.map((jobs) => store.jobInsertMany({ jobs })))
+        const failed = settled.flatMap((outcome, i) => (outcome.status === 'rejected' ? [i] : []))
+        // The call reusing a stored id, and one of the two calls sharing an id: never both, never a third.
+        expect(failed).toContain(20)
+        expect(failed.filter((i) => i === 21 || i === 22)).toHaveLength(1)
+        expect(failed).toHaveLength(2)
+        for (const i of failed) expect(isOffloadError((settled[i] as PromiseRejectedResult).reason, 'JOB_EXISTS')).toBe(true)
+        const written = new Set((await store.jobList({ limit: 1000 })).map((job) => job.id))
+        // 1 stored + 5 key holders + 1 of the shared id + 40 plain jobs.
+        expect(written.size).toBe(1 + 5 + 1 + 40)
+        const holders = new Map<string, string>()
+        calls.slice(0, 20).forEach((jobs, i) => {
+          const [result] = (settled[i] as PromiseFulfilledResult<JobInsertResult[]>).value
+          const key = jobs[0]!.key!
+          if (!result!.existing) {
+            expect(holders.has(key)).toBe(false)
+            holders.set(key, result!.id)
+          }
+        })
+        expect(holders.size).toBe(5)
+        calls.slice(0, 20).forEach((jobs, i) => {
+          const [result] = (settled[i] as PromiseFulfilledResult<JobInsertResult[]>).value
+          expect(result!.id).toBe(holders.get(jobs[0]!.key!))
+          expect(written.has(result!.id)).toBe(true)
+        })
+        for (const i of [...Array.from({ length: 20 }, (_, n) => 23 + n)]) {
+          const results = (settled[i] as PromiseFulfilledResult<JobInsertResult[]>).value
+          expect(results.map((result) => result.id)).toEqual(calls[i]!.map((job) => job.id))
+          for (const result of results) expect(written.has(result.id)).toBe(true)
+        }
+        expect(written.has(calls[20]![0]!.id)).toBe(false)
+      })
     })
 
     // ─── Idempotency keys ─────────────────────────────────────────────────────────────────────

@@ -1,4 +1,4 @@
-import { EventFollower } from '../cli/event-follower.js'
+import { EventFollower } from '../event-follower.js'
 import { checkNumber, checkObject, checkOptions } from '../config.js'
 import type { JobEvent } from '../job.js'
 import type { Logger } from '../logger.js'

@@ -1,6 +1,6 @@
-import { isOffloadError } from '../errors.js'
-import type { JobEvent } from '../job.js'
-import type { Store } from '../store/store.js'
+import { isOffloadError } from './errors.js'
+import type { JobEvent } from './job.js'
+import type { Store } from './store/store.js'
 
 export interface EventFollowerOptions {
   /** The fallback poll, for changes a store note missed (notes are hints). */

@@ -47,6 +47,8 @@ export class Maintenance {
   private promoteAgain = false
   private dispatchTimer: NodeJS.Timeout | undefined
   private dispatchDelay: NodeJS.Timeout | undefined
+  /** Failed dispatch runs in a row. */
+  private dispatchFailures = 0
   private dispatchRunning: Promise<void> | undefined
   private dispatchAgain = false
   /** `performance.now()` when a dispatch last found nothing; undefined when it found some. */
@@ -224,8 +226,17 @@ export class Maintenance {
         count = await this.store.jobWebhookDispatch({ limit: BATCH, delivery: this.settings.webhookDelivery })
         dispatched += count
       }
+      this.dispatchFailures = 0
     } catch (error) {
-      if (!isOffloadError(error, 'CLOSED')) this.logger.warn('maintenance webhook dispatch failed', { error })
+      // The dispatcher runs on every note, the reconnect's "anything may have changed" among them,
+      // so it is often the first to meet a connection the database dropped; the next run (within a
+      // second) tries again. One such failure is routine; a second in a row is news.
+      if (!isOffloadError(error, 'CLOSED')) {
+        this.dispatchFailures++
+        const routine = this.dispatchFailures === 1 && isOffloadError(error, 'STORE_UNAVAILABLE')
+        if (routine) this.logger.debug('maintenance webhook dispatch failed; trying again', { error })
+        else this.logger.warn('maintenance webhook dispatch failed', { error })
+      }
     }
     this.dispatchEmptyAt = dispatched === 0 ? performance.now() : undefined
   }

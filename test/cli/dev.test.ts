@@ -52,7 +52,7 @@ test('dev --json prints JSON Lines; a second Ctrl-C stops at once and the runnin
   const records = (): any[] => lines(dev.stdout.slice(0, dev.stdout.lastIndexOf('\n') + 1)).map((line) => JSON.parse(line))
   const outcome = (task: string) => records().find((record) => record.type === 'event' && record.event.task === task && ['completed', 'failed'].includes(record.event.type))
   await dev.waitFor(() => outcome('greet') !== undefined && outcome('reject') !== undefined, 'the seeded jobs to finish')
-  expect(records()[0]).toMatchObject({ type: 'ready', tasks: ['greet', 'reject', 'wait'], queues: ['default', 'greetings'], concurrency: 10 })
+  expect(records()[0]).toMatchObject({ type: 'ready', tasks: ['greet', 'reject', 'wait'], queues: ['default', 'greetings', 'offload.webhooks'], concurrency: 10 })
   // The same dev serves the HTTP API, on the same store.
   const { api } = records()[0]
   expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)

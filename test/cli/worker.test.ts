@@ -7,7 +7,7 @@ const TASKS = 'test/fixtures/cli-tasks.ts'
 test('enqueue --wait gets the result from a worker process; SIGTERM stops the worker, which exits 0 by itself', async () => {
   const store = `sqlite:${tempDb()}`
   const worker = startCli(['worker', '--tasks', TASKS, '--store', store, '--concurrency', '4'])
-  await worker.waitForStdout(/^worker \S+ started on .*: queues default, greetings, concurrency 4/m)
+  await worker.waitForStdout(/^worker \S+ started on .*: queues default, greetings, offload.webhooks, concurrency 4/m)
 
   const done = await runCli(['enqueue', 'greet', '{"name":"ada"}', '--tasks', TASKS, '--store', store, '--wait', '--wait-timeout', '30s', '--json'])
   expect(done.stderr).toBe('')
@@ -33,7 +33,7 @@ test('worker --json prints JSON Lines; a job running at SIGTERM goes back to its
   const worker = startCli(['worker', '--tasks', TASKS, '--store', store, '--json', '--shutdown-grace', '50ms'])
   await worker.waitForStdout(/"type":"ready"/)
   const ready = JSON.parse(lines(worker.stdout)[0]!)
-  expect(ready).toMatchObject({ type: 'ready', tasks: ['greet', 'reject', 'wait'], queues: ['default', 'greetings'], concurrency: 10 })
+  expect(ready).toMatchObject({ type: 'ready', tasks: ['greet', 'reject', 'wait'], queues: ['default', 'greetings', 'offload.webhooks'], concurrency: 10 })
 
   const enqueued = JSON.parse((await runCli(['enqueue', 'wait', '--tasks', TASKS, '--store', store, '--json'])).stdout)
   await worker.waitForStderr(new RegExp(`wait: job ${enqueued.id} started`))

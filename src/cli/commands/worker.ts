@@ -1,6 +1,7 @@
 import { formatDuration, parseDuration } from '../../duration.js'
 import type { Offload, WorkOptions } from '../../offload.js'
 import type { TaskDefinition } from '../../task.js'
+import { WEBHOOK_QUEUE } from '../../webhooks/delivery.js'
 import type { Worker } from '../../worker/worker.js'
 import type { Args, OptionSpecs } from '../args.js'
 import { TASKS_OPTION, withOffload, type Command } from '../command.js'
@@ -36,8 +37,9 @@ export function workOptions(args: Args): WorkOptions {
   return options
 }
 
+/** The queues a worker started with `options` claims from: named ones, or the tasks' and the webhook deliveries'. */
 export function queuesOf(options: WorkOptions, tasks: readonly TaskDefinition<any, any>[]): string[] {
-  return options.queues !== undefined ? [...options.queues] : [...new Set(tasks.map((task) => task.queue))].sort()
+  return options.queues !== undefined ? [...options.queues] : [...new Set(tasks.map((task) => task.queue)), WEBHOOK_QUEUE].sort()
 }
 
 /**

@@ -383,13 +383,23 @@ export class Offload {
   }
 
   /** Validates and serialises one job; throws before anything is written. */
-  private prepare(item: EnqueueItem, index: number | undefined, now: number): JobInsert {
+  /**
+   * Checks one job as `enqueue` would — task, options, webhook — except its payload, which is left
+   * to the enqueue that serialises it; throws the `OffloadError` `enqueue` would. For the HTTP
+   * batch route, which reports every bad job of a batch rather than the first.
+   * @internal
+   */
+  checkEnqueueItem(item: EnqueueItem): void {
+    this.prepare(item, undefined, Date.now(), false)
+  }
+
+  private prepare(item: EnqueueItem, index: number | undefined, now: number, withPayload = true): JobInsert {
     const at = index === undefined ? '' : ` (job ${index})`
     checkObject(item, `enqueueMany() item${at}`)
     const definition = this.definition(item.task)
     const options: EnqueueOptions = item.options === undefined ? {} : (checkObject(item.options, `enqueue options${at}`) as EnqueueOptions)
     checkOptions(options, ENQUEUE_OPTIONS, `enqueue options for '${definition.name}'${at}`)
-    const payload = toJson(item.payload, `the payload of '${definition.name}'${at}`)
+    const payload = withPayload ? toJson(item.payload, `the payload of '${definition.name}'${at}`) : ''
     // A UTF-16 unit is at most 3 UTF-8 bytes: only long payloads need counting.
     if (payload.length * 3 > this.maxPayloadSize && Buffer.byteLength(payload) > this.maxPayloadSize) {
       throw new OffloadError(

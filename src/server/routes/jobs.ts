@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { checkName, checkWebhookUrl, closest } from '../../config.js'
 import { parseDuration } from '../../duration.js'
 import { isOffloadError, OffloadError } from '../../errors.js'
 import { isFinished, type EnqueueOptions, type JobEvent, type JobInfo, type Json } from '../../job.js'
@@ -293,8 +292,8 @@ function toEnqueueItem(body: EnqueueBody, key: string | undefined, keyTtlMs: num
 /**
  * Every job of a batch checked before any is written, and every bad one reported: the schema
  * (each job on its own, so one bad job does not hide the next), then what the schema cannot say
- * — that the task exists, names, delay against runAt, the webhook — with the library's own checks
- * and messages. What is left (a payload over `maxPayloadSize`) the library refuses at submit.
+ * — that the task exists, names, delay against runAt, the webhook — by the library's own checks
+ * (`checkEnqueueItem`). What is left (a payload over `maxPayloadSize`) the library refuses at submit.
  */
 function checkBatch(request: FastifyRequest<{ Body: { jobs: unknown[] } }>, offload: Offload, keyTtlMs: number): EnqueueItem[] {
   const failure = request.validationError as (Error & { validation?: ValidationIssue[] }) | undefined
@@ -316,7 +315,7 @@ function checkBatch(request: FastifyRequest<{ Body: { jobs: unknown[] } }>, offl
     const body = job as EnqueueBody
     try {
       const item = toEnqueueItem(body, body.key, keyTtlMs)
-      checkItem(offload, item)
+      offload.checkEnqueueItem(item)
       items.push(item)
     } catch (error) {
       if (!isOffloadError(error)) throw error
@@ -337,34 +336,6 @@ const BATCH_ENVELOPE = {
   ...BATCH_SCHEMA,
   properties: { jobs: { ...BATCH_SCHEMA.properties.jobs, items: {} } },
 } as const
-
-/** The library's enqueue checks that the schema cannot express, for one batch job. */
-function checkItem(offload: Offload, item: EnqueueItem): void {
-  if (!offload.tasks.has(item.task)) {
-    const known = [...offload.tasks.keys()]
-    const suggestion = closest(item.task, known)
-    throw new OffloadError(
-      'UNKNOWN_TASK',
-      `unknown task '${item.task}'` +
-        (suggestion !== undefined ? `, did you mean '${suggestion}'?` : known.length === 0 ? ': no tasks are defined' : `; defined: ${known.join(', ')}`),
-      { task: item.task, suggestion: suggestion ?? null },
-    )
-  }
-  const options = item.options!
-  if (options.queue !== undefined) checkName(options.queue, 'queue')
-  if (options.delay !== undefined && options.runAt !== undefined) {
-    throw new OffloadError('INVALID_OPTION', 'give delay or runAt, not both', { option: 'delay' })
-  }
-  if (options.runAt !== undefined && Number.isNaN(options.runAt.getTime())) {
-    throw new OffloadError('INVALID_OPTION', 'runAt must be a valid date', { option: 'runAt' })
-  }
-  if (options.webhook !== undefined) {
-    checkWebhookUrl(options.webhook, 'webhook')
-    if (offload.webhookSettings.secret === undefined) {
-      throw new OffloadError('INVALID_OPTION', 'a job with a webhook needs a signing secret: the server has none configured', { option: 'webhook' })
-    }
-  }
-}
 
 /**
  * Waits for the job to finish, at most `waitMs`, and answers it as it is then. The wait ends

@@ -1,4 +1,4 @@
-import { parseDuration, type Duration } from './duration.js'
+import type { Duration } from './duration.js'
 import { OffloadError } from './errors.js'
 import type { JobInfo, JobState } from './job.js'
 
@@ -7,7 +7,8 @@ export interface JobOperations {
   getJob(id: string): Promise<JobInfo | undefined>
   cancelJob(id: string): Promise<JobInfo>
   retryJob(id: string): Promise<JobInfo>
-  waitForJob(id: string, signal: AbortSignal | undefined): Promise<JobInfo>
+  /** Resolves with the job once it finished; rejects with `TIMEOUT` (its timeout named `timeoutName` in errors) or `ABORTED`. */
+  waitForJob(id: string, options: ResultOptions, timeoutName: string): Promise<JobInfo>
 }
 
 export interface ResultOptions {
@@ -33,31 +34,7 @@ export class JobHandle<P = unknown, R = unknown> {
    * `JOB_FAILED` (the last error in `details.error`) or `JOB_CANCELLED` when it ends otherwise.
    */
   async result(options: ResultOptions = {}): Promise<R> {
-    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'result() timeout')
-    let timer: NodeJS.Timeout | undefined
-    const controller = new AbortController()
-    const onAbort = (): void => controller.abort(options.signal?.reason)
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-    if (options.signal?.aborted) onAbort()
-    try {
-      const waiting = this.ops.waitForJob(this.id, controller.signal)
-      const job =
-        timeoutMs === undefined
-          ? await waiting
-          : await Promise.race([
-              waiting,
-              new Promise<never>((_, reject) => {
-                timer = setTimeout(() => {
-                  reject(new OffloadError('TIMEOUT', `job ${this.id} did not finish within ${timeoutMs} ms`, { id: this.id, timeoutMs }))
-                  controller.abort()
-                }, timeoutMs)
-              }),
-            ])
-      return outcome(job) as R
-    } finally {
-      clearTimeout(timer)
-      options.signal?.removeEventListener('abort', onAbort)
-    }
+    return outcome(await this.ops.waitForJob(this.id, options, 'result() timeout')) as R
   }
 
   /** The job as stored now. */

@@ -256,10 +256,7 @@ export class Offload {
       getJob: (id) => this.getJob(id),
       cancelJob: (id) => this.cancelJob(id),
       retryJob: (id) => this.retryJob(id),
-      waitForJob: async (id, signal) => {
-        await this.ready()
-        return this.watcher.wait(id, signal)
-      },
+      waitForJob: (id, options, timeoutName) => this.awaitFinished(id, options, timeoutName),
     }
   }
 
@@ -507,9 +504,14 @@ export class Offload {
    * outcome (unlike `result()`, which rejects on failure). Rejects with `TIMEOUT` after `timeout`,
    * `ABORTED` when `signal` aborts, `JOB_NOT_FOUND` if there is no such job.
    */
-  async waitForJob(id: string, options: ResultOptions = {}): Promise<JobInfo> {
+  waitForJob(id: string, options: ResultOptions = {}): Promise<JobInfo> {
     checkString(id, 'job id', 64)
-    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout')
+    return this.awaitFinished(id, options, 'timeout')
+  }
+
+  /** `waitForJob` and `result()` alike; `timeoutName` names the timeout in its error. */
+  private async awaitFinished(id: string, options: ResultOptions, timeoutName: string): Promise<JobInfo> {
+    const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, timeoutName)
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new OffloadError('INVALID_OPTION', `signal must be an AbortSignal, got ${describe(options.signal)}`, { option: 'signal' })
     }
@@ -519,7 +521,8 @@ export class Offload {
     if (options.signal?.aborted) onAbort()
     else options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      return await this.ops.waitForJob(id, controller.signal)
+      await this.ready()
+      return await this.watcher.wait(id, controller.signal)
     } catch (error) {
       if (controller.signal.reason === TIMED_OUT && isOffloadError(error, 'ABORTED')) {
         throw new OffloadError('TIMEOUT', `job ${id} did not finish within ${timeoutMs} ms`, { id, timeoutMs })

@@ -988,7 +988,13 @@ export class SqliteStore implements Store {
 
   // ─── Webhooks ─────────────────────────────────────────────────────────────────────────────────
 
-  jobWebhookDispatch(params: JobWebhookDispatchParams): Promise<number> {
+  async jobWebhookDispatch(params: JobWebhookDispatchParams): Promise<number> {
+    // Look before taking the write lock, as a claim does: the dispatcher runs on every finish,
+    // and most finishes owe no webhook.
+    const owed = await this.read(() =>
+      this.sql(`SELECT 1 FROM offload_jobs WHERE webhook_due = 1 AND state IN ('completed', 'failed', 'cancelled') LIMIT 1`).get(),
+    )
+    if (owed === undefined) return 0
     return this.write((notes) => {
       const at = params.now ?? this.clock()
       // Only finished jobs: one retried before its finish was dispatched is announced once, at

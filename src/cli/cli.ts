@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { closest } from '../config.js'
 import { DEFAULT_STORE } from '../offload.js'
 import { isOffloadError, OffloadError } from '../errors.js'
+import { packageVersion } from '../package-version.js'
 import { parseCommandArgs, type OptionSpecs } from './args.js'
 import { GLOBAL_OPTIONS, type Command } from './command.js'
 import { copyCommand } from './commands/copy.js'
@@ -113,9 +113,7 @@ function renameOption(error: unknown, flags: Record<string, string>): unknown {
 }
 
 export function version(): string {
-  // Two levels up from src/cli/ and from dist/cli/ alike.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
+  return packageVersion()
 }
 
 function optionLines(options: OptionSpecs): string[] {

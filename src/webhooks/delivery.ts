@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { isJobAbortError } from '../errors.js'
 import type { JobInfo, JobState, Json } from '../job.js'
 import type { WebhookSettings } from '../offload.js'
+import { packageVersion } from '../package-version.js'
 import type { Store, WebhookDeliveryPayload, WebhookDeliveryTemplate } from '../store/store.js'
 import { defineTask, type JobContext, type TaskDefinition } from '../task.js'
 import { signWebhook, SIGNATURE_HEADER } from './signature.js'
@@ -218,12 +218,12 @@ async function record(store: Store, jobId: string, data: Record<string, Json>, c
 
 let agent: string | undefined
 
-/** `offload/<version>`, from the package.json two levels up (from src/webhooks/ and from dist/webhooks/). */
+/** `offload/<version>`. */
 function userAgent(): string {
   if (agent === undefined) {
     let version = 'unknown'
     try {
-      version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+      version = packageVersion()
     } catch {
       // A bundled copy without its package.json still delivers.
     }

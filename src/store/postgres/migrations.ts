@@ -121,6 +121,33 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'failure fingerprints, key search, worker registry',
+    sql: `
+      -- error_fingerprint: set by the statement that fails a job for good, cleared by the one that
+      -- takes it out of 'failed'. Only failed rows enter the index: grouping failures is an
+      -- index-only scan (finished_at is in it) and listing one group newest first walks
+      -- (error_fingerprint, id). Adding a nullable column without a default rewrites nothing.
+      ALTER TABLE {schema}.jobs ADD COLUMN error_fingerprint text;
+      CREATE INDEX jobs_failures ON {schema}.jobs (error_fingerprint, id, finished_at) WHERE state = 'failed';
+      -- Finding jobs by idempotency key whatever their task, also after the key's TTL ended and
+      -- the keys table forgot it. Jobs without a key never enter it.
+      CREATE INDEX jobs_key ON {schema}.jobs (key, id) WHERE key IS NOT NULL;
+
+      -- One row per worker process, upserted by its heartbeat and deleted when it stops cleanly;
+      -- rows of workers that died are pruned after a day.
+      CREATE TABLE {schema}.workers (
+        id text PRIMARY KEY,
+        host text NOT NULL,
+        pid integer NOT NULL,
+        queues jsonb NOT NULL,
+        concurrency integer NOT NULL,
+        started_at timestamptz NOT NULL,
+        last_seen_at timestamptz NOT NULL
+      );
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

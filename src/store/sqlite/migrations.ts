@@ -113,6 +113,36 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    name: 'failure fingerprints, key search, worker registry',
+    sql: `
+      -- error_fingerprint: set by the statement that fails a job for good, cleared by the one that
+      -- takes it out of 'failed' (a retry). Only failed rows enter the index, so the write path of
+      -- every other job never touches it. Grouping failures reads it alone (finished_at is in it),
+      -- and listing one group newest first is a walk of (error_fingerprint, id). Queries must say
+      -- state = 'failed' literally: SQLite uses a partial index only when the WHERE implies it.
+      ALTER TABLE offload_jobs ADD COLUMN error_fingerprint TEXT;
+      CREATE INDEX offload_jobs_failures ON offload_jobs (error_fingerprint, id, finished_at)
+        WHERE state = 'failed';
+      -- Finding jobs by idempotency key, whatever their task and whether or not the key is still
+      -- held (offload_keys forgets a key when its TTL ends). key = ? implies key IS NOT NULL, so
+      -- SQLite uses it; jobs without a key never enter it.
+      CREATE INDEX offload_jobs_key ON offload_jobs (key, id) WHERE key IS NOT NULL;
+
+      -- One row per worker process, upserted by its heartbeat and deleted when it stops cleanly.
+      -- queues is a JSON array of names. Rows of workers that died are pruned after a day.
+      CREATE TABLE offload_workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        queues TEXT NOT NULL,
+        concurrency INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

@@ -126,11 +126,13 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'failure fingerprints, key search, worker registry',
     sql: `
       -- error_fingerprint: set by the statement that fails a job for good, cleared by the one that
-      -- takes it out of 'failed'. Only failed rows enter the index: grouping failures is an
-      -- index-only scan (finished_at is in it) and listing one group newest first walks
-      -- (error_fingerprint, id). Adding a nullable column without a default rewrites nothing.
+      -- takes it out of 'failed'. Only failed rows enter these two indexes. Grouping failures is an
+      -- index-only scan of the first (counts, first and last finish, tasks, queues; a group's
+      -- newest failure is one seek); listing one group newest first walks the second. A nullable
+      -- column without a default is added without rewriting the table.
       ALTER TABLE {schema}.jobs ADD COLUMN error_fingerprint text;
-      CREATE INDEX jobs_failures ON {schema}.jobs (error_fingerprint, id, finished_at) WHERE state = 'failed';
+      CREATE INDEX jobs_failure_groups ON {schema}.jobs (error_fingerprint, finished_at, queue, task) WHERE state = 'failed';
+      CREATE INDEX jobs_failures ON {schema}.jobs (error_fingerprint, id) WHERE state = 'failed';
       -- Finding jobs by idempotency key whatever their task, also after the key's TTL ended and
       -- the keys table forgot it. Jobs without a key never enter it.
       CREATE INDEX jobs_key ON {schema}.jobs (key, id) WHERE key IS NOT NULL;

@@ -118,13 +118,15 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'failure fingerprints, key search, worker registry',
     sql: `
       -- error_fingerprint: set by the statement that fails a job for good, cleared by the one that
-      -- takes it out of 'failed' (a retry). Only failed rows enter the index, so the write path of
-      -- every other job never touches it. Grouping failures reads it alone (finished_at is in it),
-      -- and listing one group newest first is a walk of (error_fingerprint, id). Queries must say
-      -- state = 'failed' literally: SQLite uses a partial index only when the WHERE implies it.
+      -- takes it out of 'failed' (a retry). Only failed rows enter these two indexes, so no other
+      -- job's writes touch them. Grouping failures reads the first alone (it covers the counts,
+      -- first and last finish, tasks and queues, and finds a group's newest failure in one seek);
+      -- listing one group newest first walks the second. Queries must say state = 'failed'
+      -- literally: SQLite uses a partial index only when the query's WHERE implies the index's.
       ALTER TABLE offload_jobs ADD COLUMN error_fingerprint TEXT;
-      CREATE INDEX offload_jobs_failures ON offload_jobs (error_fingerprint, id, finished_at)
+      CREATE INDEX offload_jobs_failure_groups ON offload_jobs (error_fingerprint, finished_at, queue, task)
         WHERE state = 'failed';
+      CREATE INDEX offload_jobs_failures ON offload_jobs (error_fingerprint, id) WHERE state = 'failed';
       -- Finding jobs by idempotency key, whatever their task and whether or not the key is still
       -- held (offload_keys forgets a key when its TTL ends). key = ? implies key IS NOT NULL, so
       -- SQLite uses it; jobs without a key never enter it.

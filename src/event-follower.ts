@@ -32,13 +32,17 @@ export class EventFollower {
     private readonly options: EventFollowerOptions,
   ) {}
 
-  /** Skips the log as it stands; from now on every new event is delivered. */
-  async start(): Promise<void> {
+  /**
+   * Skips the log as it stands; from now on every new event is delivered. Resolves with the `seq`
+   * it starts after: events up to it are the past, for anyone who wants to read them separately.
+   */
+  async start(): Promise<number> {
     this.after = await this.store.eventLastSeq()
     this.unlisten = this.store.listen(() => this.read())
     this.timer = setInterval(() => this.read(), this.options.pollMs)
     // Following is a side show: it must never be what keeps the process alive.
     this.timer.unref()
+    return this.after
   }
 
   /** Stops following after delivering the events the log holds now (jobs released on shutdown). */

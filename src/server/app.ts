@@ -3,14 +3,15 @@ import { createRequire } from 'node:module'
 import type { IncomingMessage } from 'node:http'
 import { BlockList, isIP, type AddressInfo, type Socket } from 'node:net'
 import fastify, { type FastifyBodyParser, type FastifyInstance, type FastifyRequest } from 'fastify'
-import { checkNumber, checkObject, checkOptions, checkString } from '../config.js'
+import { checkBoolean, checkNumber, checkObject, checkOptions, checkString } from '../config.js'
 import { describe, parseDuration, type Duration } from '../duration.js'
 import { OffloadError } from '../errors.js'
 import { consoleLogger, silentLogger, type Logger } from '../logger.js'
 import type { Offload } from '../offload.js'
 import type { MetricsOptions } from '../telemetry/metrics.js'
-import { checkApiTokens, installAuth, parseTokenList, resolveRateLimit, type ApiToken, type RateLimitOptions, type ResolvedRateLimit } from './auth.js'
+import { checkApiTokens, Credentials, installAuth, installCsrfGuard, parseTokenList, resolveRateLimit, type ApiToken, type RateLimitOptions, type ResolvedRateLimit } from './auth.js'
 import type { ServerContext } from './context.js'
+import { dashboardRoutes } from './dashboard.js'
 import { clientErrorHandler, errorHandler } from './errors.js'
 import { EventHub } from './event-hub.js'
 import { HttpError } from './http-error.js'
@@ -20,6 +21,7 @@ import { healthRoutes } from './routes/health.js'
 import { jobRoutes } from './routes/jobs.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { queueRoutes } from './routes/queues.js'
+import { sessionRoutes } from './routes/session.js'
 import type { EventStreamOptions } from './sse.js'
 
 export interface ServerOptions {
@@ -55,6 +57,8 @@ export interface ServerOptions {
   events?: EventStreamOptions
   /** What `GET /metrics` tracks: docs/events-and-metrics.md. @defaultValue each setting's own */
   metrics?: MetricsOptions
+  /** Serve the web dashboard at `/` (docs/dashboard.md); it uses the API like any client, with the same tokens. @defaultValue true */
+  dashboard?: boolean
 }
 
 /** A listening server. */
@@ -66,7 +70,7 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-const SERVER_OPTIONS = ['host', 'port', 'tokens', 'bodyLimit', 'rateLimit', 'idempotencyTtl', 'logger', 'events', 'metrics'] as const
+const SERVER_OPTIONS = ['host', 'port', 'tokens', 'bodyLimit', 'rateLimit', 'idempotencyTtl', 'logger', 'events', 'metrics', 'dashboard'] as const
 
 /** `ServerOptions` checked, with their defaults. */
 export interface ServerSettings {
@@ -80,6 +84,7 @@ export interface ServerSettings {
   /** Checked when their routes are registered. */
   events: EventStreamOptions
   metrics: MetricsOptions
+  dashboard: boolean
 }
 
 /** Checks server options and resolves their defaults, touching nothing: bad input fails before a store is opened. */
@@ -103,6 +108,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ServerSetting
     logger: options.logger === false ? silentLogger : (options.logger ?? consoleLogger),
     events: options.events === undefined ? {} : checkObject(options.events, 'events'),
     metrics: options.metrics === undefined ? {} : checkObject(options.metrics, 'metrics'),
+    dashboard: options.dashboard === undefined ? true : checkBoolean(options.dashboard, 'dashboard'),
   }
 }
 
@@ -247,7 +253,9 @@ function buildServer(offload: Offload, settings: ServerSettings): FastifyInstanc
     if (!closing.signal.aborted) return done()
     done(new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down; try another one, or again shortly', {}, { 'retry-after': '1', connection: 'close' }))
   })
-  if (settings.tokens.length > 0) installAuth(app, settings.tokens, settings.rateLimit)
+  installCsrfGuard(app)
+  const credentials = settings.tokens.length > 0 ? new Credentials(settings.tokens, settings.rateLimit) : undefined
+  if (credentials !== undefined) installAuth(app, credentials, settings.rateLimit)
 
   const hub = new EventHub(offload.store, { logger })
   app.addHook('onReady', async () => {
@@ -264,6 +272,8 @@ function buildServer(offload: Offload, settings: ServerSettings): FastifyInstanc
   queueRoutes(app, ctx)
   eventRoutes(app, ctx, { ...settings.events, logger })
   metricsRoutes(app, ctx, settings.metrics)
+  sessionRoutes(app, credentials)
+  if (settings.dashboard) dashboardRoutes(app)
   openapiRoutes(app, catalog, packageVersion())
   return app
 }

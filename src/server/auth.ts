@@ -6,6 +6,7 @@ import { describe, parseDuration, type Duration } from '../duration.js'
 import { OffloadError } from '../errors.js'
 import type { Scope } from './context.js'
 import { HttpError } from './http-error.js'
+import { readSessionCookie, verifySession } from './session.js'
 
 /** A bearer token the API accepts, and what it may do. */
 export interface ApiToken {
@@ -128,7 +129,8 @@ export function resolveRateLimit(value: unknown): ResolvedRateLimit | undefined 
   return { max: options.max === undefined ? 1000 : checkNumber(options.max, 'rateLimit.max', { integer: true, min: 1 }), windowMs }
 }
 
-interface Credential {
+/** A token as the server holds it: never the token itself, only its digest. */
+export interface Credential {
   name: string
   scope: Scope
   digest: Buffer
@@ -139,20 +141,43 @@ interface Credential {
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest()
 
+/** The tokens a server accepts, looked up by value (in constant time) or by name. */
+export class Credentials {
+  private readonly list: Credential[]
+
+  constructor(tokens: readonly ApiToken[], rateLimit: ResolvedRateLimit | undefined) {
+    this.list = tokens.map((token) => ({
+      name: token.name ?? 'token',
+      scope: token.scope,
+      digest: sha256(token.token),
+      budget: rateLimit?.max ?? 0,
+      refilledAt: performance.now(),
+    }))
+  }
+
+  /** The credential of a token's value. Every credential is compared, so the time taken says nothing about which matched. */
+  byToken(token: string): Credential | undefined {
+    const digest = sha256(token)
+    let found: Credential | undefined
+    for (const credential of this.list) if (timingSafeEqual(credential.digest, digest)) found = credential
+    return found
+  }
+
+  byName(name: string): Credential | undefined {
+    return this.list.find((credential) => credential.name === name)
+  }
+}
+
+/** Methods that change nothing: the only ones a cross-site request may make. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
 /**
- * Bearer-token authentication, scope checks and the per-token rate limit, as one `onRequest`
- * hook: it runs before the body is read, so a caller without a token cannot make the server
- * parse a megabyte of JSON. A route's `config.scope` says what it needs; `public` and the
+ * Bearer-token or session-cookie authentication, scope checks and the per-token rate limit, as one
+ * `onRequest` hook: it runs before the body is read, so a caller without a token cannot make the
+ * server parse a megabyte of JSON. A route's `config.scope` says what it needs; `public` and the
  * not-found handler (no scope) need nothing.
  */
-export function installAuth(app: FastifyInstance, tokens: readonly ApiToken[], rateLimit: ResolvedRateLimit | undefined): void {
-  const credentials: Credential[] = tokens.map((token) => ({
-    name: token.name ?? 'token',
-    scope: token.scope,
-    digest: sha256(token.token),
-    budget: rateLimit?.max ?? 0,
-    refilledAt: performance.now(),
-  }))
+export function installAuth(app: FastifyInstance, credentials: Credentials, rateLimit: ResolvedRateLimit | undefined): void {
   app.addHook('onRequest', async (request) => {
     const required = request.routeOptions.config.scope
     if (required === undefined || required === 'public') return
@@ -170,29 +195,76 @@ export function installAuth(app: FastifyInstance, tokens: readonly ApiToken[], r
   })
 }
 
-function authenticate(credentials: readonly Credential[], request: FastifyRequest): Credential {
+/**
+ * Refuses state-changing requests a browser made for another site's page (cross-site request
+ * forgery): a browser says where a request comes from in `Sec-Fetch-Site`, or failing that in
+ * `Origin`. Clients that are not browsers send neither and are let through — they authenticate
+ * with a bearer token, which a browser never attaches by itself. A signed-in dashboard's cookie is
+ * attached by itself, so `authenticate` also refuses a cookie on a state-changing request that
+ * carries neither header. Installed with or without tokens: an open loopback server must not be
+ * steerable by any web page its user visits.
+ */
+export function installCsrfGuard(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (SAFE_METHODS.has(request.method)) return done()
+    const site = request.headers['sec-fetch-site']
+    if (site !== undefined) return done(site === 'same-origin' || site === 'none' ? undefined : crossSite(`Sec-Fetch-Site is ${site}`))
+    const origin = request.headers.origin
+    if (origin !== undefined && !sameHost(origin, request.headers.host)) return done(crossSite(`Origin ${origin.slice(0, 200)} is not this server`))
+    done()
+  })
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host
+  } catch {
+    return false
+  }
+}
+
+function crossSite(why: string): HttpError {
+  return new HttpError(403, 'CROSS_SITE_REQUEST', `refused a state-changing request from another site (${why}); use the dashboard's own pages or an API token`, {})
+}
+
+function authenticate(credentials: Credentials, request: FastifyRequest): Credential {
   const header = request.headers.authorization
+  if (header === undefined) {
+    const session = readSessionCookie(request.headers.cookie)
+    if (session !== undefined) return sessionCredential(credentials, request, session)
+  }
   const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header)
   if (match === null) {
     throw new HttpError(
       401,
       'MISSING_TOKEN',
-      header === undefined ? 'this endpoint needs an API token: send Authorization: Bearer <token>' : 'the Authorization header must be Bearer <token>',
+      header === undefined
+        ? 'this endpoint needs an API token: send Authorization: Bearer <token>, or sign in to the dashboard'
+        : 'the Authorization header must be Bearer <token>',
       {},
       { 'www-authenticate': 'Bearer realm="offload"' },
     )
   }
-  // Compare digests, every one of them: how long this takes says nothing about which token, or
-  // how much of one, matched.
-  const digest = sha256(match[1]!)
-  let found: Credential | undefined
-  for (const credential of credentials) if (timingSafeEqual(credential.digest, digest)) found = credential
+  const found = credentials.byToken(match[1]!)
   if (found === undefined) {
     throw new HttpError(401, 'INVALID_TOKEN', 'the API token is not one this server accepts', {}, {
       'www-authenticate': 'Bearer realm="offload", error="invalid_token"',
     })
   }
   return found
+}
+
+function sessionCredential(credentials: Credentials, request: FastifyRequest, cookie: string): Credential {
+  const credential = verifySession(credentials, cookie, Date.now())
+  if (credential === undefined) {
+    throw new HttpError(401, 'SESSION_EXPIRED', 'the dashboard session has expired or its token was withdrawn: sign in again', {}, {
+      'www-authenticate': 'Bearer realm="offload"',
+    })
+  }
+  if (!SAFE_METHODS.has(request.method) && request.headers['sec-fetch-site'] === undefined && request.headers.origin === undefined) {
+    throw crossSite('a signed-in request that changes something must say where it comes from (Origin or Sec-Fetch-Site)')
+  }
+  return credential
 }
 
 /** Takes one request from the token's bucket, or refuses with 429 and when to come back. */

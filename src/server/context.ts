@@ -18,5 +18,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The scope a caller's token needs for this route; `public` needs none (health checks). */
     scope?: Scope | 'public'
+    /** Left out of /openapi.json: the dashboard's files, which are pages, not API. */
+    hidden?: boolean
   }
 }

@@ -20,6 +20,7 @@ interface CatalogRoute {
   pattern: RegExp
   schema: RouteOptions['schema']
   scope: Scope | 'public' | undefined
+  hidden: boolean
 }
 
 /**
@@ -35,7 +36,7 @@ export class RouteCatalog {
       const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(String)
       // Fastify adds a HEAD route for each GET: count it for Allow, but it is no operation of its own.
       const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]\w*/g, '[^/]+')}/?$`)
-      this.routes.push({ methods, url: route.url, pattern, schema: route.schema, scope: route.config?.scope })
+      this.routes.push({ methods, url: route.url, pattern, schema: route.schema, scope: route.config?.scope, hidden: route.config?.hidden === true })
     })
   }
 
@@ -50,6 +51,7 @@ export class RouteCatalog {
   document(info: { version: string }): Record<string, unknown> {
     const paths: Record<string, Record<string, unknown>> = {}
     for (const route of this.routes) {
+      if (route.hidden) continue
       const path = route.url.replace(/:([A-Za-z_]\w*)/g, '{$1}')
       for (const method of route.methods) {
         if (method === 'HEAD') continue

@@ -19,7 +19,7 @@ test('with tokens, a request without one is 401 MISSING_TOKEN, an unknown one 40
   const none = await request('POST', '/v1/jobs', { body: { task: 'greet' } })
   expect(none.status).toBe(401)
   expect(none.headers.get('www-authenticate')).toBe('Bearer realm="offload"')
-  expect(none.body.error).toEqual({ code: 'MISSING_TOKEN', message: 'this endpoint needs an API token: send Authorization: Bearer <token>', details: {} })
+  expect(none.body.error).toEqual({ code: 'MISSING_TOKEN', message: 'this endpoint needs an API token: send Authorization: Bearer <token>, or sign in to the dashboard', details: {} })
   const basic = await request('GET', '/v1/jobs', { headers: { authorization: 'Basic dXNlcjpwYXNz' } })
   expect(basic.body.error).toMatchObject({ code: 'MISSING_TOKEN', message: 'the Authorization header must be Bearer <token>' })
   const wrong = await request('GET', '/v1/jobs', { token: 'x'.repeat(32) })

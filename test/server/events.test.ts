@@ -1,4 +1,4 @@
-import { expect, test } from 'vitest'
+import { expect, test, vi } from 'vitest'
 import { createOffload, openStore, silentLogger, PermanentError, type EventListParams, type JobEvent, type Offload, type Store } from '../../src/index.js'
 import { tempDb } from '../support/temp.js'
 import { EventHub } from '../../src/server/event-hub.js'
@@ -327,7 +327,8 @@ test("the hub counts each queue's enqueued, completed and failed jobs over the l
     const unsubscribe = hub.subscribe((events) => {
       for (const event of events) if ((event.type === 'completed' || event.type === 'failed') && ++outcomes === 3) allThree()
     })
-    expect(hub.activity()).toEqual({ since: new Date(now), queues: new Map() })
+    // An empty log: the hour before the start is known, and quiet.
+    await vi.waitFor(() => expect(hub.activity()).toEqual({ since: new Date(now - 3_600_000), queues: new Map() }))
     await offload.work({ handleSignals: false })
     await quick.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }])
     await broken.enqueue()
@@ -344,9 +345,40 @@ test("the hub counts each queue's enqueued, completed and failed jobs over the l
     expect(hub.activity().queues.get('fast')).toEqual({ enqueued: counts(0, 2, 2), completed: counts(0, 2, 2), failed: counts(0, 0, 0) })
     now += 10 * 60_000
     expect(hub.activity().queues.get('default')).toEqual({ enqueued: counts(0, 0, 1), completed: counts(0, 0, 0), failed: counts(0, 0, 1) })
-    // Quiet for the whole window: forgotten.
+    // The charts' hour: the minute of the work, 12 minutes back, holds it; the rest is quiet.
+    const history = hub.history()
+    expect(history.start).toEqual(new Date(now - 59 * 60_000))
+    const fast = history.queues.get('fast')!
+    expect(fast.completed).toHaveLength(60)
+    expect(fast.completed[59 - 12]).toBe(2)
+    expect(fast.completed.reduce((sum, n) => sum + n, 0)).toBe(2)
+    expect(history.queues.get('default')!.failed[59 - 12]).toBe(1)
     now += 4 * 60_000
+    expect(hub.activity().queues.get('fast')).toEqual({ enqueued: counts(0, 0, 0), completed: counts(0, 0, 0), failed: counts(0, 0, 0) })
+    // Quiet for the whole hour: forgotten.
+    now += 45 * 60_000
     expect(hub.activity().queues).toEqual(new Map())
+    expect(hub.history().queues).toEqual(new Map())
+  } finally {
+    await hub.stop()
+  }
+})
+
+test('a hub reads the hour before its start back from the log, so a restart keeps the charts', async () => {
+  const { offload, quick, broken } = setup()
+  await offload.work({ handleSignals: false })
+  const done = await quick.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }, { payload: { n: 3 } }])
+  await Promise.all(done.map((job) => job.result()))
+  const failed = await broken.enqueue()
+  await expect(failed.result()).rejects.toThrow()
+  const hub = new EventHub(offload.store, { logger: silentLogger, pollMs: 20 })
+  await hub.start()
+  try {
+    await vi.waitFor(() => expect(hub.activity().queues.get('fast')?.completed['1m']).toBe(3))
+    expect(hub.activity().queues.get('default')?.failed['1m']).toBe(1)
+    await vi.waitFor(() => expect(hub.activity().since.getTime()).toBeLessThanOrEqual(Date.now() - 3_599_000))
+    const fast = hub.history().queues.get('fast')!
+    expect(fast.enqueued.reduce((sum, n) => sum + n, 0)).toBe(3)
   } finally {
     await hub.stop()
   }

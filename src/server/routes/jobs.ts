@@ -237,6 +237,42 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext, settings: Jo
     202,
   )
 
+  const bulk: Record<JobAction, (id: string) => Promise<JobInfo | undefined>> = {
+    retry: (id) => offload.retryJob(id),
+    cancel: (id) => offload.cancelJob(id),
+    delete: async (id) => void (await offload.deleteJob(id)),
+  }
+  app.post<{ Body: { action: JobAction; ids: string[] } }>(
+    '/v1/jobs/actions',
+    {
+      config: { scope: 'write' },
+      schema: {
+        summary: 'Retry, cancel or delete many jobs at once',
+        description:
+          'Each job is acted on alone, as by its own endpoint, in the order given: one that cannot be (finished, not failed, missing) ' +
+          'is reported with its error code and the rest go on. 200 with a result per id.',
+        tags: ['jobs'],
+        body: ACTIONS_SCHEMA,
+        response: { 200: ACTION_RESULTS_SCHEMA, ...errors(400) },
+      },
+    },
+    async (request) => {
+      const run = bulk[request.body.action]
+      const results: ActionResult[] = []
+      for (const id of request.body.ids) {
+        try {
+          const job = await run(id)
+          results.push(job === undefined ? { id, ok: true } : { id, ok: true, state: job.state })
+        } catch (error) {
+          // A job the action does not apply to is that job's answer; anything else is the server's trouble.
+          if (!isOffloadError(error) || !ITEM_ERRORS.has(error.code)) throw error
+          results.push({ id, ok: false, error: { code: error.code, message: error.message } })
+        }
+      }
+      return { results }
+    },
+  )
+
   app.delete<{ Params: IdParams }>(
     '/v1/jobs/:id',
     {
@@ -256,6 +292,41 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext, settings: Jo
     },
   )
 }
+
+type JobAction = 'retry' | 'cancel' | 'delete'
+type ActionResult = { id: string; ok: true; state?: JobInfo['state'] } | { id: string; ok: false; error: { code: string; message: string } }
+/** What one job of a bulk action may answer with, leaving the others to go on. */
+const ITEM_ERRORS = new Set(['JOB_NOT_FOUND', 'INVALID_STATE'])
+
+const ACTIONS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['action', 'ids'],
+  properties: {
+    action: { type: 'string', enum: ['retry', 'cancel', 'delete'] },
+    ids: { type: 'array', minItems: 1, maxItems: MAX_BATCH, uniqueItems: true, items: JOB_ID_PARAMS.properties.id },
+  },
+} as const
+
+const ACTION_RESULTS_SCHEMA = {
+  type: 'object',
+  required: ['results'],
+  properties: {
+    results: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'ok'],
+        properties: {
+          id: { type: 'string' },
+          ok: { type: 'boolean' },
+          state: { type: 'string', description: 'The job\'s state after a retry or cancel.' },
+          error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+        },
+      },
+    },
+  },
+} as const
 
 function jobNotFound(id: string): OffloadError {
   return new OffloadError('JOB_NOT_FOUND', `no job with id ${id}`, { id })

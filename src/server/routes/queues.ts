@@ -4,6 +4,25 @@ import type { ServerContext } from '../context.js'
 import type { QueueActivity } from '../event-hub.js'
 import { ERROR_SCHEMA, EMPTY_BODY, QUEUE_PARAMS, QUEUE_STATE_SCHEMA, QUEUES_SCHEMA } from '../schemas.js'
 
+const MINUTES = { type: 'array', items: { type: 'integer' }, minItems: 60, maxItems: 60 } as const
+const ACTIVITY_SCHEMA = {
+  type: 'object',
+  required: ['bucketSeconds', 'start', 'since', 'queues'],
+  properties: {
+    bucketSeconds: { type: 'integer' },
+    start: { type: 'string', format: 'date-time' },
+    since: { type: 'string', format: 'date-time' },
+    queues: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['queue', 'enqueued', 'completed', 'failed'],
+        properties: { queue: { type: 'string' }, enqueued: MINUTES, completed: MINUTES, failed: MINUTES },
+      },
+    },
+  },
+} as const
+
 const NO_COUNTS = { '1m': 0, '5m': 0, '15m': 0 }
 const EMPTY_STATES = Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>
 
@@ -45,6 +64,30 @@ export function queueRoutes(app: FastifyInstance, ctx: ServerContext): void {
             failed: seen?.failed ?? NO_COUNTS,
           }
         }),
+      }
+    },
+  )
+
+  app.get(
+    '/v1/queues/activity',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Enqueued, completed and failed jobs per minute over the last hour, per queue: what the dashboard charts',
+        description:
+          'Sixty one-minute buckets, oldest first, the current (partial) minute last; start is the first bucket\'s start. ' +
+          'Minutes before since are unknown rather than quiet: a server reads the hour before its start back from the event log, up to a bound.',
+        tags: ['queues'],
+        response: { 200: ACTIVITY_SCHEMA },
+      },
+    },
+    async () => {
+      const { start, since, bucketMs, queues } = hub.history()
+      return {
+        bucketSeconds: bucketMs / 1000,
+        start: start.toISOString(),
+        since: since.toISOString(),
+        queues: [...queues].sort(([a], [b]) => (a < b ? -1 : 1)).map(([queue, history]) => ({ queue, ...history })),
       }
     },
   )

@@ -1,0 +1,110 @@
+import { api, isMissingEndpoint } from '../api'
+import { Ago, Loading, TableWrap, Unavailable } from '../components/bits'
+import { plural } from '../format'
+import { useLoader, useNow, usePolling, useTitle } from '../hooks'
+import { href } from '../router'
+import type { Json, Worker } from '../types'
+
+/** Workers report themselves every few seconds; reading as often shows them as they are. */
+const REFRESH_MS = 3000
+
+export function WorkersPage() {
+  useTitle('Workers')
+  const now = useNow(1000)
+  const workers = useLoader((signal) => api<{ workers: Worker[] }>('GET', '/v1/workers', undefined, { signal }), [], {
+    what: 'Could not load the workers',
+  })
+  usePolling(() => {
+    if (!isMissingEndpoint(workers.error) && !workers.loading) workers.reload()
+  }, REFRESH_MS)
+
+  const list = workers.data?.workers
+  const busy = list?.reduce((sum, worker) => sum + worker.running.length, 0) ?? 0
+  const slots = list?.reduce((sum, worker) => sum + worker.concurrency, 0) ?? 0
+  return (
+    <>
+      <h1 tabIndex={-1}>Workers</h1>
+      {isMissingEndpoint(workers.error) ? (
+        <Unavailable what="The list of workers" />
+      ) : list === undefined ? (
+        workers.error ? <p class="muted">The workers could not be loaded.</p> : <Loading what="workers" />
+      ) : list.length === 0 ? (
+        <p class="empty">No worker is running. Start one with <code>offload worker --tasks …</code>.</p>
+      ) : (
+        <>
+          <p class="muted">
+            {list.length} worker process{plural(list.length, 'es')}, {busy} of {slots} slots busy. Refreshed every {REFRESH_MS / 1000} s.
+          </p>
+          <TableWrap label="Workers">
+            <table class="table workers-table">
+              <thead>
+                <tr>
+                  <th scope="col">Worker</th>
+                  <th scope="col">Host</th>
+                  <th scope="col" class="num">
+                    PID
+                  </th>
+                  <th scope="col">Queues</th>
+                  <th scope="col" class="num">
+                    Busy
+                  </th>
+                  <th scope="col">Started</th>
+                  <th scope="col">Last seen</th>
+                  <th scope="col">Running jobs</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((worker) => (
+                  <tr key={worker.id} data-testid={`worker-row-${worker.id}`}>
+                    <th scope="row" class="mono worker-id">
+                      {worker.id}
+                    </th>
+                    <td>{worker.host}</td>
+                    <td class="num">{worker.pid}</td>
+                    <td class="wrap">{worker.queues.join(', ')}</td>
+                    <td class="num">
+                      <meter min={0} max={worker.concurrency} value={worker.running.length} aria-label={`${worker.running.length} of ${worker.concurrency} busy`} />{' '}
+                      {worker.running.length}/{worker.concurrency}
+                    </td>
+                    <td>
+                      <Ago iso={worker.startedAt} now={now} />
+                    </td>
+                    <td>
+                      <Ago iso={worker.lastSeenAt} now={now} />
+                    </td>
+                    <td>
+                      {worker.running.length === 0 ? (
+                        <span class="muted">idle</span>
+                      ) : (
+                        <ul class="running">
+                          {worker.running.map((job) => (
+                            <li key={job.id}>
+                              <a href={href.job(job.id)}>{job.task}</a> <span class="muted">({job.queue}, attempt {job.attempt})</span>{' '}
+                              <RunningProgress value={job.progress} />
+                            </li>
+                          ))}
+                        </ul>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </TableWrap>
+        </>
+      )}
+    </>
+  )
+}
+
+function RunningProgress({ value }: { value: Json }) {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'number' && value >= 0 && value <= 100) {
+    return (
+      <span class="progress progress-small">
+        <progress max={100} value={value} aria-label="Progress" /> {Math.round(value)}%
+      </span>
+    )
+  }
+  return <code class="progress-json">{JSON.stringify(value)}</code>
+}

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { isMissingEndpoint } from './api'
-import { showError } from './notices'
+import { resolveError, showError } from './notices'
 
 export interface Loaded<T> {
   data: T | undefined
@@ -40,7 +40,9 @@ export function useLoader<T>(load: (signal: AbortSignal) => Promise<T>, deps: un
     latest
       .current(abort.signal)
       .then((data) => {
-        if (mine === generation.current) setState({ data, error: undefined, loading: false })
+        if (mine !== generation.current) return
+        setState({ data, error: undefined, loading: false })
+        resolveError(optionsRef.current.what)
       })
       .catch((error: unknown) => {
         if (mine !== generation.current || abort.signal.aborted) return

@@ -49,6 +49,11 @@ export function dismissError(): void {
   notices.set({ ...notices.get(), error: undefined })
 }
 
+/** Takes the error down if it is the one `title` reported: what failed to load has loaded since. */
+export function resolveError(title: string): void {
+  if (notices.get().error?.title === title) notices.set({ ...notices.get(), error: undefined })
+}
+
 /** A note shown just before going to another page survives that one change of page. */
 let carryNote = false
 

@@ -4,7 +4,8 @@ import { Ago, Fact, Loading, Unavailable } from '../components/bits'
 import { ConfirmDialog } from '../components/confirm-dialog'
 import { QueueSelect, TextFilter } from '../components/filters'
 import { plural } from '../format'
-import { useLoader, useTitle } from '../hooks'
+import { useLoader, useThrottle, useTitle } from '../hooks'
+import { useLiveEvents } from '../live'
 import { showError, showNote } from '../notices'
 import { href, navigate, type FailureFilters } from '../router'
 import { useAllows } from '../session'
@@ -24,6 +25,12 @@ export function FailuresPage({ filters }: { filters: FailureFilters }) {
     { what: 'Could not load the failures' },
   )
   const [retrying, setRetrying] = useState<FailureGroup | undefined>(undefined)
+  // New failures, and retries from elsewhere, show up without a reload: at most one read per 5 s.
+  const refresh = useThrottle(failures.reload, 5000)
+  useLiveEvents((event) => {
+    if (isMissingEndpoint(failures.error)) return
+    if (event === undefined || event.type === 'failed' || event.type === 'retried' || (event.type === 'rescued' && event.state === 'failed')) refresh()
+  })
 
   const retryAll = async (group: FailureGroup): Promise<void> => {
     try {

@@ -314,44 +314,81 @@ function Webhooks({ job }: { job: Job }) {
   )
 }
 
+/** One line of the timeline: an event, or a run of progress updates in a row (`last` set). */
+interface TimelineRow {
+  event: JobEvent
+  last?: JobEvent
+  count: number
+}
+
+/**
+ * Runs of progress updates folded into one line each ("progress 1 → 100, 100 updates"): a handler
+ * that reports every percent would otherwise bury the few events that tell the story.
+ */
+export function foldProgress(events: JobEvent[]): TimelineRow[] {
+  const rows: TimelineRow[] = []
+  for (const event of events) {
+    const previous = rows.at(-1)
+    if (event.type === 'progress' && previous?.event.type === 'progress' && previous.event.attempt === event.attempt) {
+      previous.last = event
+      previous.count += 1
+    } else {
+      rows.push({ event, count: 1 })
+    }
+  }
+  return rows
+}
+
 /** Every event of the job, oldest first, with what each carries. */
 function Timeline({ events }: { events: JobEvent[] }) {
+  const [every, setEvery] = useState(false)
   if (events.length === 0) return <p class="muted" data-testid="job-timeline">No events.</p>
+  const folded = foldProgress(events)
+  const rows = every ? events.map((event) => ({ event, count: 1 }) as TimelineRow) : folded
   return (
-    <TableWrap label="Timeline">
-      <table class="table timeline" data-testid="job-timeline">
-        <thead>
-          <tr>
-            <th scope="col">Time</th>
-            <th scope="col">Event</th>
-            <th scope="col">State after</th>
-            <th scope="col" class="num">
-              Attempt
-            </th>
-            <th scope="col">Details</th>
-          </tr>
-        </thead>
-        <tbody>
-          {events.map((event) => (
-            <tr key={event.seq}>
-              <td>
-                <time dateTime={event.at} title={formatTime(event.at)}>
-                  {formatTime(event.at)}
-                </time>
-              </td>
-              <td>
-                <span class={`event event-${event.type}`}>{event.type}</span>
-              </td>
-              <td>
-                <StateBadge state={event.state} />
-              </td>
-              <td class="num">{event.attempt}</td>
-              <td class="wrap">{describeEvent(event)}</td>
+    <>
+      {folded.length < events.length && (
+        <label class="toggle">
+          <input type="checkbox" checked={every} onChange={(event) => setEvery((event.target as HTMLInputElement).checked)} /> Show every progress
+          update ({events.length - folded.length} folded)
+        </label>
+      )}
+      <TableWrap label="Timeline">
+        <table class="table timeline" data-testid="job-timeline">
+          <thead>
+            <tr>
+              <th scope="col">Time</th>
+              <th scope="col">Event</th>
+              <th scope="col">State after</th>
+              <th scope="col" class="num">
+                Attempt
+              </th>
+              <th scope="col">Details</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableWrap>
+          </thead>
+          <tbody>
+            {rows.map(({ event, last, count }) => (
+              <tr key={event.seq}>
+                <td>
+                  <time dateTime={event.at}>{formatTime(event.at)}</time>
+                  {last && <span class="muted"> to {new Date(last.at).toLocaleTimeString()}</span>}
+                </td>
+                <td>
+                  <span class={`event event-${event.type}`}>{event.type}</span>
+                </td>
+                <td>
+                  <StateBadge state={event.state} />
+                </td>
+                <td class="num">{event.attempt}</td>
+                <td class="wrap">
+                  {last ? `progress ${compact(event.data?.progress)} → ${compact(last.data?.progress)} (${count} updates)` : describeEvent(event)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableWrap>
+    </>
   )
 }
 
@@ -360,13 +397,18 @@ function describeEvent(event: JobEvent): string {
   const data = event.data
   if (data === undefined || Object.keys(data).length === 0) return ''
   if (event.type === 'log') return text(data.message)
-  if (event.type === 'progress') return `progress ${formatJson(data.progress)}`
+  if (event.type === 'progress') return `progress ${compact(data.progress)}`
   const error = data.error
   if (error !== null && typeof error === 'object' && !Array.isArray(error)) {
     const { name, message } = error as { name?: Json; message?: Json }
     if (typeof message === 'string') return `${typeof name === 'string' ? `${name}: ` : ''}${message}`
   }
   return JSON.stringify(data)
+}
+
+/** A value on one line. */
+function compact(value: Json | undefined): string {
+  return value === undefined ? '' : JSON.stringify(value)
 }
 
 function text(value: Json | undefined): string {

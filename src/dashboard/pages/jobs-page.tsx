@@ -287,9 +287,8 @@ function JobTable({ page, canWrite, selected, toggle, setSelected }: JobTablePro
               </th>
             )}
             <th scope="col">Job</th>
-            <th scope="col">Task</th>
-            <th scope="col">Queue</th>
             <th scope="col">State</th>
+            <th scope="col">Queue</th>
             <th scope="col" class="num">
               Attempts
             </th>
@@ -312,16 +311,15 @@ function JobTable({ page, canWrite, selected, toggle, setSelected }: JobTablePro
                 </td>
               )}
               <td>
-                <a href={href.job(job.id)} class="mono job-id">
-                  {job.id}
+                <a href={href.job(job.id)} class="job-link">
+                  <span class="job-link-task">{job.task}</span> <span class="mono job-link-id">{job.id}</span>
                 </a>
-              </td>
-              <td>{job.task}</td>
-              <td>
-                <a href={href.jobs({ queue: job.queue })}>{job.queue}</a>
               </td>
               <td>
                 <StateBadge state={job.state} />
+              </td>
+              <td>
+                <a href={href.jobs({ queue: job.queue })}>{job.queue}</a>
               </td>
               <td class="num">
                 {job.attempts}/{job.maxAttempts}

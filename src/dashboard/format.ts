@@ -60,6 +60,14 @@ export function formatPercent(ratio: number): string {
   return `${percent.toFixed(1).replace(/\.0$/, '')}%`
 }
 
+/** The top of a chart's scale above `value`: 1, 2 or 5 times a power of ten, at least `floor`. */
+export function niceMax(value: number, floor: number): number {
+  const top = Math.max(value, floor)
+  const power = 10 ** Math.floor(Math.log10(top))
+  for (const step of [1, 2, 5]) if (step * power >= top) return step * power
+  return 10 * power
+}
+
 /** A JSON value as text to show in a `<pre>`: indented, and never throws. */
 export function formatJson(value: unknown): string {
   if (value === undefined) return 'undefined'

@@ -75,11 +75,3 @@ export function BarChart({ title, testId, bars, max, formatValue, description, a
     </figure>
   )
 }
-
-/** The top of a scale above `value`: 1, 2 or 5 times a power of ten, at least `floor`. */
-export function niceMax(value: number, floor: number): number {
-  const top = Math.max(value, floor)
-  const power = 10 ** Math.floor(Math.log10(top))
-  for (const step of [1, 2, 5, 10]) if (step * power >= top) return step * power
-  return 10 * power
-}

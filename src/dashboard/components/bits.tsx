@@ -60,3 +60,25 @@ export function Fact({ term, children }: { term: string; children: ComponentChil
     </div>
   )
 }
+
+/** Whether a reported progress is a percentage, drawn as a bar; anything else a handler reports is shown as JSON. */
+export function isPercent(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value <= 100
+}
+
+/** A progress value: a bar for a percentage, else the JSON (indented in a block, or on one line when `small`). */
+export function ProgressView({ value, small = false, testId }: { value: unknown; small?: boolean; testId?: string }) {
+  if (isPercent(value)) {
+    const rounded = Math.round(value * 10) / 10
+    return (
+      <span class={small ? 'progress progress-small' : 'progress'} data-testid={testId}>
+        <progress max={100} value={value} aria-label="Progress">
+          {rounded}%
+        </progress>
+        <span class="progress-value">{rounded}%</span>
+      </span>
+    )
+  }
+  if (small) return <code class="progress-json">{JSON.stringify(value)}</code>
+  return <JsonBlock value={value} testId={testId} label="Progress" />
+}

@@ -1,9 +1,10 @@
 import { useState } from 'preact/hooks'
 import { api, ApiError } from '../api'
-import { Ago, Fact, JsonBlock, Loading, StateBadge, TableWrap } from '../components/bits'
+import { Ago, Fact, JsonBlock, Loading, ProgressView, StateBadge, TableWrap } from '../components/bits'
 import { ConfirmDialog } from '../components/confirm-dialog'
 import { formatDuration, formatJson, formatTime } from '../format'
 import { useLoader, useNow, useThrottle, useTitle } from '../hooks'
+import { foldProgress, type TimelineRow } from '../timeline'
 import { useLiveEvents } from '../live'
 import { showError, showNote } from '../notices'
 import { href, navigate } from '../router'
@@ -163,7 +164,7 @@ function JobDetail({ job, events, reload }: { job: Job; events: JobEvent[] | und
       {job.progress !== null && (
         <section aria-labelledby="progress-heading">
           <h2 id="progress-heading">Progress</h2>
-          <Progress value={job.progress} />
+          <ProgressView value={job.progress} testId="job-progress" />
         </section>
       )}
 
@@ -251,22 +252,6 @@ function Time({ iso, now }: { iso: string | null; now: number }) {
   )
 }
 
-/** A number from 0 to 100 as a bar; anything else a handler reported, as JSON. */
-function Progress({ value }: { value: Json }) {
-  if (typeof value === 'number' && value >= 0 && value <= 100) {
-    const rounded = Math.round(value * 10) / 10
-    return (
-      <div class="progress" data-testid="job-progress">
-        <progress max={100} value={value} aria-label="Progress">
-          {rounded}%
-        </progress>
-        <span class="progress-value">{rounded}%</span>
-      </div>
-    )
-  }
-  return <JsonBlock value={value} testId="job-progress" label="Progress" />
-}
-
 function Webhooks({ job }: { job: Job }) {
   return (
     <section aria-labelledby="webhooks-heading" data-testid="job-webhooks">
@@ -312,31 +297,6 @@ function Webhooks({ job }: { job: Job }) {
       )}
     </section>
   )
-}
-
-/** One line of the timeline: an event, or a run of progress updates in a row (`last` set). */
-interface TimelineRow {
-  event: JobEvent
-  last?: JobEvent
-  count: number
-}
-
-/**
- * Runs of progress updates folded into one line each ("progress 1 → 100, 100 updates"): a handler
- * that reports every percent would otherwise bury the few events that tell the story.
- */
-export function foldProgress(events: JobEvent[]): TimelineRow[] {
-  const rows: TimelineRow[] = []
-  for (const event of events) {
-    const previous = rows.at(-1)
-    if (event.type === 'progress' && previous?.event.type === 'progress' && previous.event.attempt === event.attempt) {
-      previous.last = event
-      previous.count += 1
-    } else {
-      rows.push({ event, count: 1 })
-    }
-  }
-  return rows
 }
 
 /** Every event of the job, oldest first, with what each carries. */

@@ -1,9 +1,9 @@
 import { api, isMissingEndpoint } from '../api'
-import { Ago, Loading, TableWrap, Unavailable } from '../components/bits'
+import { Ago, Loading, ProgressView, TableWrap, Unavailable } from '../components/bits'
 import { plural } from '../format'
 import { useLoader, useNow, usePolling, useTitle } from '../hooks'
 import { href } from '../router'
-import type { Json, Worker } from '../types'
+import type { Worker } from '../types'
 
 /** Workers report themselves every few seconds; reading as often shows them as they are. */
 const REFRESH_MS = 3000
@@ -80,7 +80,7 @@ export function WorkersPage() {
                           {worker.running.map((job) => (
                             <li key={job.id}>
                               <a href={href.job(job.id)}>{job.task}</a> <span class="muted">({job.queue}, attempt {job.attempt})</span>{' '}
-                              <RunningProgress value={job.progress} />
+                              {job.progress !== null && <ProgressView value={job.progress} small />}
                             </li>
                           ))}
                         </ul>
@@ -95,16 +95,4 @@ export function WorkersPage() {
       )}
     </>
   )
-}
-
-function RunningProgress({ value }: { value: Json }) {
-  if (value === null || value === undefined) return null
-  if (typeof value === 'number' && value >= 0 && value <= 100) {
-    return (
-      <span class="progress progress-small">
-        <progress max={100} value={value} aria-label="Progress" /> {Math.round(value)}%
-      </span>
-    )
-  }
-  return <code class="progress-json">{JSON.stringify(value)}</code>
 }

@@ -27,7 +27,9 @@ export function ConfirmDialog({ title, children, confirmLabel, danger = false, o
     if (element && !element.open) element.showModal()
     return () => {
       element?.close()
-      if (opener?.isConnected) opener.focus()
+      // Back where the user was; if that button is gone or disabled now (nothing left selected), to the page's heading.
+      if (opener?.isConnected && !opener.matches(':disabled')) opener.focus()
+      else document.querySelector<HTMLElement>('main h1')?.focus()
     }
   }, [])
   const confirm = async (): Promise<void> => {

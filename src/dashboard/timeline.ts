@@ -24,3 +24,10 @@ export function foldProgress(events: JobEvent[]): TimelineRow[] {
   }
   return rows
 }
+
+/** `known` (in `seq` order) with the events of `page` that come after its last one. */
+export function appendEvents(known: JobEvent[], page: JobEvent[]): JobEvent[] {
+  const last = known.at(-1)?.seq ?? 0
+  const fresh = page.filter((event) => event.seq > last)
+  return fresh.length === 0 ? known : [...known, ...fresh]
+}

@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest'
 import { summarizeBulk } from '../../src/dashboard/bulk'
 import { formatAgo, formatCount, formatDuration, formatPercent, looksLikeJobId, niceMax } from '../../src/dashboard/format'
 import { href, parseRoute } from '../../src/dashboard/router'
-import { foldProgress } from '../../src/dashboard/timeline'
+import { appendEvents, foldProgress } from '../../src/dashboard/timeline'
 import type { JobEvent } from '../../src/dashboard/types'
 
 describe('format', () => {
@@ -91,6 +91,7 @@ test('runs of progress updates fold into one timeline line, per attempt', () => 
     event('progress', 1, { progress: 60 }),
     event('progress', 2, { progress: 5 }),
   ]
+  expect(appendEvents(events.slice(0, 3), events.slice(1, 5)).map((event) => event.seq)).toEqual([1, 2, 3, 4, 5])
   const rows = foldProgress(events)
   expect(rows.map((row) => [row.event.type, row.count, row.last?.data?.progress])).toEqual([
     ['started', 1, undefined],

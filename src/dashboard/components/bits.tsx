@@ -72,9 +72,7 @@ export function ProgressView({ value, small = false, testId }: { value: unknown;
     const rounded = Math.round(value * 10) / 10
     return (
       <span class={small ? 'progress progress-small' : 'progress'} data-testid={testId}>
-        <progress max={100} value={value} aria-label="Progress">
-          {rounded}%
-        </progress>
+        <progress max={100} value={value} aria-label="Progress" />
         <span class="progress-value">{rounded}%</span>
       </span>
     )

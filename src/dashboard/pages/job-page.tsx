@@ -1,10 +1,10 @@
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { api, ApiError } from '../api'
 import { Ago, Fact, JsonBlock, Loading, ProgressView, StateBadge, TableWrap } from '../components/bits'
 import { ConfirmDialog } from '../components/confirm-dialog'
 import { formatDuration, formatJson, formatTime } from '../format'
 import { useLoader, useNow, useThrottle, useTitle } from '../hooks'
-import { foldProgress, type TimelineRow } from '../timeline'
+import { appendEvents, foldProgress, type TimelineRow } from '../timeline'
 import { useLiveEvents } from '../live'
 import { showError, showNote } from '../notices'
 import { href, navigate } from '../router'
@@ -19,8 +19,21 @@ export function JobPage({ id }: { id: string }) {
     what: 'Could not load the job',
     inline: isNotFound,
   })
+  // The timeline is read once, then only what came after its last event: a long job's thousands
+  // of progress events are not read again on every update.
+  const timeline = useRef<{ id: string; events: JobEvent[] }>({ id, events: [] })
   const events = useLoader(
-    (signal) => api<{ events: JobEvent[] }>('GET', `/v1/jobs/${encodeURIComponent(id)}/events`, undefined, { signal }),
+    async (signal) => {
+      const known = timeline.current.id === id ? timeline.current.events : []
+      const after = known.at(-1)?.seq ?? 0
+      const page = await api<{ events: JobEvent[] }>('GET', `/v1/jobs/${encodeURIComponent(id)}/events${after > 0 ? `?after=${after}` : ''}`, undefined, {
+        signal,
+      })
+      // Merged with what is known now, not at the start: another read may have finished meanwhile.
+      const current = timeline.current.id === id ? timeline.current.events : []
+      timeline.current = { id, events: appendEvents(current, page.events) }
+      return timeline.current
+    },
     [id],
     { what: "Could not load the job's events", inline: isNotFound },
   )
@@ -51,7 +64,7 @@ export function JobPage({ id }: { id: string }) {
       </>
     )
   }
-  return <JobDetail job={job.data} events={events.data?.events} reload={job.reload} />
+  return <JobDetail job={job.data} events={events.data?.id === id ? events.data.events : undefined} reload={job.reload} />
 }
 
 function JobDetail({ job, events, reload }: { job: Job; events: JobEvent[] | undefined; reload: () => void }) {

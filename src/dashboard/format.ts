@@ -42,6 +42,15 @@ export function formatTime(iso: string | null | undefined): string {
   return at.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })
 }
 
+/** A time of day ("11:23:55 PM"), with the date in front when it is not today: for timelines and logs. */
+export function formatClock(iso: string, now: number = Date.now()): string {
+  const at = new Date(iso)
+  if (Number.isNaN(at.getTime())) return iso
+  const time = at.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  if (at.toDateString() === new Date(now).toDateString()) return time
+  return `${at.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${time}`
+}
+
 /** A count, short: 950, 1.5k, 12k, 3.4M. */
 export function formatCount(value: number): string {
   if (value < 1000) return String(value)

@@ -2,7 +2,7 @@ import { useRef, useState } from 'preact/hooks'
 import { api, ApiError } from '../api'
 import { Ago, Fact, JsonBlock, Loading, ProgressView, StateBadge, TableWrap } from '../components/bits'
 import { ConfirmDialog } from '../components/confirm-dialog'
-import { formatDuration, formatJson, formatTime } from '../format'
+import { formatClock, formatDuration, formatJson, formatTime } from '../format'
 import { useLoader, useNow, useThrottle, useTitle } from '../hooks'
 import { appendEvents, foldProgress, type TimelineRow } from '../timeline'
 import { useLiveEvents } from '../live'
@@ -236,7 +236,7 @@ function JobDetail({ job, events, reload }: { job: Job; events: JobEvent[] | und
             {logs.map((event) => (
               <li key={event.seq}>
                 <time dateTime={event.at} title={formatTime(event.at)}>
-                  {new Date(event.at).toLocaleTimeString()}
+                  {formatClock(event.at)}
                 </time>{' '}
                 <span class="log-attempt">#{event.attempt}</span> <span class="log-message">{text(event.data?.message)}</span>
               </li>
@@ -293,7 +293,7 @@ function Webhooks({ job }: { job: Job }) {
                 <tbody>
                   {job.webhook.deliveries.map((delivery, index) => (
                     <tr key={index}>
-                      <td>{formatTime(delivery.at)}</td>
+                      <td>{delivery.at ? formatClock(delivery.at) : "—"}</td>
                       <td class="num">{delivery.attempt ?? '—'}</td>
                       <td>
                         <span class={`badge outcome-${String(delivery.outcome)}`}>{delivery.outcome ?? 'unknown'}</span>
@@ -343,8 +343,10 @@ function Timeline({ events }: { events: JobEvent[] }) {
             {rows.map(({ event, last, count }) => (
               <tr key={event.seq}>
                 <td>
-                  <time dateTime={event.at}>{formatTime(event.at)}</time>
-                  {last && <span class="muted"> to {new Date(last.at).toLocaleTimeString()}</span>}
+                  <time dateTime={event.at} title={formatTime(event.at)}>
+                    {formatClock(event.at)}
+                  </time>
+                  {last && <span class="muted"> to {formatClock(last.at)}</span>}
                 </td>
                 <td>
                   <span class={`event event-${event.type}`}>{event.type}</span>

@@ -25,12 +25,19 @@ const DISPATCH_INTERVAL_MS = 1000
  * pays for at most one empty one per this interval, and a delivery waits at most this long more.
  */
 const DISPATCH_EMPTY_GAP_MS = 20
+/**
+ * How often the leader folds the job counts' pending changes into their totals (PostgreSQL: see
+ * `Store.queueCountsCompact`): a dashboard's refresh then sums at most a second's worth of them.
+ */
+const COUNTS_COMPACT_INTERVAL_MS = 1000
+/** Pending count changes folded per statement. */
+const COUNTS_BATCH = 10_000
 
 /**
  * The housekeeping one process does for all: promote due jobs, rescue expired leases, prune old
- * history, dispatch completion webhooks. Every process that runs it competes for a lease-based leadership in the store; only
- * the leader works, and when it dies another takes over once its leadership expires
- * (`leaderTtlMs`, renewed every third of it).
+ * history, dispatch completion webhooks, fold the job counts' pending changes. Every process that
+ * runs it competes for a lease-based leadership in the store; only the leader works, and when it
+ * dies another takes over once its leadership expires (`leaderTtlMs`, renewed every third of it).
  *
  * Promotion is timed to the next due job, not to a fixed tick: the promoter sleeps until the
  * earliest run time (or `promoteIntervalMs`, whichever is sooner) and store notes about newly
@@ -43,6 +50,7 @@ export class Maintenance {
   private promoteTimer: NodeJS.Timeout | undefined
   private rescueTimer: NodeJS.Timeout | undefined
   private pruneTimer: NodeJS.Timeout | undefined
+  private countsTimer: NodeJS.Timeout | undefined
   private promoteRunning: Promise<void> | undefined
   private promoteAgain = false
   private dispatchTimer: NodeJS.Timeout | undefined
@@ -112,9 +120,11 @@ export class Maintenance {
     this.rescueTimer = setInterval(() => this.duty('rescue', () => this.rescue()), this.settings.rescueIntervalMs)
     this.pruneTimer = setInterval(() => this.duty('prune', () => this.prune()), this.settings.pruneIntervalMs)
     this.dispatchTimer = setInterval(() => this.dispatchSoon(), DISPATCH_INTERVAL_MS)
+    this.countsTimer = setInterval(() => this.duty('counts compaction', () => this.compactCounts()), COUNTS_COMPACT_INTERVAL_MS)
     this.rescueTimer.unref()
     this.pruneTimer.unref()
     this.dispatchTimer.unref()
+    this.countsTimer.unref()
     this.duty('rescue', () => this.rescue())
     this.duty('prune', () => this.prune())
     this.promoteSoon()
@@ -129,6 +139,7 @@ export class Maintenance {
     clearInterval(this.pruneTimer)
     clearTimeout(this.promoteTimer)
     clearInterval(this.dispatchTimer)
+    clearInterval(this.countsTimer)
     clearTimeout(this.dispatchDelay)
     this.dispatchDelay = undefined
   }
@@ -248,6 +259,12 @@ export class Maintenance {
       rescued += count
     }
     if (rescued > 0) this.logger.info(`rescued ${rescued} job(s) whose worker stopped renewing its lease`)
+  }
+
+  private async compactCounts(): Promise<void> {
+    for (let count = COUNTS_BATCH; count === COUNTS_BATCH && this.leader && !this.stopped; ) {
+      count = await this.store.queueCountsCompact({ limit: COUNTS_BATCH })
+    }
   }
 
   private async prune(): Promise<void> {

@@ -181,6 +181,10 @@ export interface JobListParams {
   states?: readonly JobState[]
   queue?: string
   task?: string
+  /** Only jobs with this idempotency key (exact match), of any task, whether it is still held or not. */
+  key?: string
+  /** Only `failed` jobs whose last error has this fingerprint (see `errorFingerprint`): one failure group. */
+  fingerprint?: string
   /** Keyset cursor: only jobs older than this id (ids sort by creation). */
   before?: string
   /** Newest first. */
@@ -206,6 +210,11 @@ export interface QueueInfo {
 export interface QueuePauseParams {
   queue: string
   now?: number
+}
+
+export interface QueueCountsCompactParams {
+  /** Fold at most this many pending changes. */
+  limit: number
 }
 
 /** What a webhook delivery job is made of; the store fills in id, payload and times. */
@@ -250,6 +259,90 @@ export interface EventListParams {
   /** Only events with a larger `seq`: the cursor for following the log. */
   after?: number
   limit: number
+}
+
+// ─── Failure triage ─────────────────────────────────────────────────────────────────────────────
+
+export interface JobFailureGroupsParams {
+  /** Only this group: at most one comes back. */
+  fingerprint?: string
+  /** Count only the failed jobs of this queue… */
+  queue?: string
+  /** …and of this task. */
+  task?: string
+  limit: number
+  now?: number
+}
+
+/** Failed jobs whose last error has one fingerprint: failures that are one problem. */
+export interface FailureGroup {
+  /** `errorFingerprint` of the last error: 16 hex characters. */
+  fingerprint: string
+  /** Failed jobs in the group (within the queue and task asked for). */
+  count: number
+  /** The earliest and latest `finishedAt` among them. */
+  firstSeenAt: Date
+  lastSeenAt: Date
+  /** The tasks and queues the group's jobs belong to, sorted. */
+  tasks: string[]
+  queues: string[]
+  /** The last error of the group's most recent failure (by `finishedAt`), as recorded. */
+  sample: { jobId: string; name: string; message: string; stack?: string }
+}
+
+export interface JobRetryGroupParams {
+  fingerprint: string
+  queue?: string
+  task?: string
+  /** Retry at most this many. */
+  limit: number
+  now?: number
+}
+
+// ─── Worker registry ────────────────────────────────────────────────────────────────────────────
+
+/** How long `jobPrune` keeps the registry row of a worker that stopped beating without `workerRemove` (it died): a day. */
+export const WORKER_FORGET_MS = 86_400_000
+
+export interface WorkerBeatParams {
+  /** The worker's id, as it claims jobs (`JobClaimParams.workerId`). */
+  id: string
+  host: string
+  pid: number
+  queues: readonly string[]
+  concurrency: number
+  /** When the worker started, epoch ms: for display, from the worker's own clock. */
+  startedAt: number
+  now?: number
+}
+
+export interface WorkerListParams {
+  /** Only workers whose last beat is at most this old. */
+  aliveMs: number
+  now?: number
+}
+
+/** A job a worker holds now (claimed, running, or claimed ahead of a free slot). */
+export interface WorkerJob {
+  id: string
+  task: string
+  queue: string
+  attempt: number
+  startedAt?: Date
+  progress?: Json
+}
+
+/** A live worker process, as its last beat described it, with the jobs it holds. */
+export interface WorkerInfo {
+  id: string
+  host: string
+  pid: number
+  queues: string[]
+  concurrency: number
+  startedAt: Date
+  lastSeenAt: Date
+  /** Its `running` jobs, oldest start first. */
+  running: WorkerJob[]
 }
 
 // ─── Copy between stores ────────────────────────────────────────────────────────────────────────
@@ -394,7 +487,10 @@ export interface Store {
    * the expiry recorded as the attempt's error. Returns how many.
    */
   jobRescue(params: JobRescueParams): Promise<number>
-  /** Deletes old finished jobs and their events. Returns how many jobs. */
+  /**
+   * Deletes old finished jobs and their events. Returns how many jobs. Also forgets the registry
+   * rows of workers not seen for `WORKER_FORGET_MS` (they died without `workerRemove`).
+   */
   jobPrune(params: JobPruneParams): Promise<number>
 
   /**
@@ -420,6 +516,38 @@ export interface Store {
    */
   jobImport(params: JobImportParams): Promise<JobImportResult>
 
+  // ─── Failure triage ───────────────────────────────────────────────────────────────────────────
+  //
+  // A job that becomes `failed` (an attempt's `failed` outcome, a rescue without attempts left, an
+  // import) gets the `errorFingerprint` of the error recorded for its last attempt, in the same
+  // transaction; a job that leaves `failed` (a retry) loses it. Failed jobs stored before
+  // fingerprints existed get theirs in `migrate()`.
+
+  /**
+   * Failed jobs grouped by fingerprint: most jobs first, then the most recent failure first. Reads
+   * only the failed jobs (an index of them), never the rest of the history.
+   */
+  jobFailureGroups(params: JobFailureGroupsParams): Promise<FailureGroup[]>
+  /**
+   * Retries up to `limit` failed jobs of one group (oldest first), each exactly as `jobRetry`
+   * would: `queued` now, attempts from zero, a `retried` event, `ready` notes. A job whose key is
+   * held by another unfinished job stays `failed` and is passed over. One transaction. Returns how
+   * many were retried: fewer than `limit` only when no more of the group can be.
+   */
+  jobRetryGroup(params: JobRetryGroupParams): Promise<number>
+
+  // ─── Worker registry ──────────────────────────────────────────────────────────────────────────
+
+  /** Records that a worker is alive (`lastSeenAt` = now), creating or updating its row. */
+  workerBeat(params: WorkerBeatParams): Promise<void>
+  /** Forgets a worker that stopped cleanly. Idempotent. */
+  workerRemove(params: { id: string }): Promise<void>
+  /**
+   * Workers seen within `aliveMs`, by start time, each with its `running` jobs: read from the jobs
+   * in `running` alone (their index), never the whole table.
+   */
+  workerList(params: WorkerListParams): Promise<WorkerInfo[]>
+
   /** Takes or renews leadership of `name` for `ttlMs`. True while `owner` holds it. */
   leaderElect(params: LeaderElectParams): Promise<boolean>
   /** Gives leadership up at once, if `owner` holds it, so another process need not wait for the TTL. */
@@ -436,6 +564,14 @@ export interface Store {
   queuePause(params: QueuePauseParams): Promise<void>
   /** Lets claims from `queue` resume and wakes workers (a `ready` note). Idempotent. */
   queueResume(params: QueuePauseParams): Promise<void>
+  /**
+   * `queueList` and `jobCounts` read counts the store keeps per queue and state as jobs are
+   * written, never the jobs themselves. A store whose writers cannot update one total each without
+   * queueing behind each other (PostgreSQL) has them append changes instead, and this folds up to
+   * `limit` of those into the totals, so reads stay small; it returns how many it folded. The
+   * maintenance leader calls it every second. A store that updates totals in place returns 0.
+   */
+  queueCountsCompact(params: QueueCountsCompactParams): Promise<number>
 
   // ─── Webhooks ─────────────────────────────────────────────────────────────────────────────────
 

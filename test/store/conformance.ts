@@ -11,10 +11,13 @@
  */
 import { afterEach, describe, expect, test, type TestContext } from 'vitest'
 import { isOffloadError, QueueFullError, type OffloadError, type OffloadErrorCode } from '../../src/errors.js'
+import { errorFingerprint } from '../../src/fingerprint.js'
 import { uuidv7 } from '../../src/ids.js'
 import type { JobEvent, JobInfo, JobState } from '../../src/job.js'
+import { WORKER_FORGET_MS } from '../../src/store/store.js'
 import type {
   ClaimedJob,
+  FinishError,
   JobFinish,
   JobInsert,
   JobInsertResult,
@@ -24,6 +27,7 @@ import type {
   StoreNote,
   WebhookDeliveryPayload,
   WebhookDeliveryTemplate,
+  WorkerBeatParams,
 } from '../../src/store/store.js'
 
 /** One test's database. */
@@ -1734,6 +1738,142 @@ export function describeStoreConformance(harness: StoreHarness): void {
       })
     })
 
+    // ─── Maintained counts ────────────────────────────────────────────────────────────────────
+
+    describe('maintained counts', () => {
+      it('queueList and jobCounts equal a recount after every kind of write, before and after folding', async () => {
+        const { store, open } = await setup()
+        const other = await open()
+        const delivery: WebhookDeliveryTemplate = { task: 'offload.webhook', queue: 'hooks', maxAttempts: 3 }
+        const check = async (what: string): Promise<void> => {
+          await expectCountsMatch(store, what)
+          // Folding (where a store folds) changes no count, whether it folds some changes or all.
+          await store.queueCountsCompact({ limit: 1 })
+          await expectCountsMatch(other, `${what}, one change folded, read on another connection`)
+          while ((await other.queueCountsCompact({ limit: 1000 })) === 1000);
+          await expectCountsMatch(store, `${what}, all folded`)
+        }
+
+        // Enqueue: due and delayed, several priorities and queues, a key already held, a webhook.
+        const held = jobInsert({ queue: 'a', key: 'k' })
+        await store.jobInsertMany({ jobs: [held], now: T })
+        const batch = [
+          ...Array.from({ length: 12 }, (_, i) => jobInsert({ queue: 'a', priority: i % 3, runAt: T - 100 * i })),
+          ...Array.from({ length: 4 }, () => jobInsert({ queue: 'b', delayMs: 500 })),
+          jobInsert({ queue: 'a', key: 'k' }),
+          jobInsert({ queue: 'b', webhook: 'https://example.com/hook', maxAttempts: 1 }),
+          jobInsert({ queue: 'c', maxAttempts: 1 }),
+        ]
+        const inserted = await other.jobInsertMany({ jobs: batch, now: T })
+        expect(inserted.filter((result) => result.existing)).toHaveLength(1)
+        await check('after enqueues')
+
+        // Claims, a heartbeat and a note (which move nothing), then every outcome in one batch.
+        const claimed = await store.jobClaim({ queues: ['a', 'b', 'c'], workerId: 'w', limit: 9, leaseMs: 1000, now: T + 10 })
+        expect(claimed).toHaveLength(9)
+        await store.jobHeartbeat({ leases: claimed.slice(0, 2).map(ref), leaseMs: 1000, now: T + 11 })
+        await store.jobNoteMany({ notes: [{ ...ref(claimed[0]!), progress: '1', log: 'x' }], now: T + 11 })
+        const outcomes: JobFinish['outcome'][] = ['completed', 'completed', 'retry', 'failed', 'snoozed', 'released', 'completed']
+        const applied = await store.jobFinishMany({ finishes: outcomes.map((outcome, i) => finishOf(claimed[i]!, outcome)), now: T + 20 })
+        expect(applied).toEqual(outcomes.map(() => true))
+        // A stale finish (the lease already used) moves nothing.
+        expect(await store.jobFinishMany({ finishes: [finishOf(claimed[0]!, 'failed')], now: T + 21 })).toEqual([false])
+        await check('after claims and finishes')
+
+        // Cancels from queued, scheduled, running and retrying; retries of a failed and a cancelled job.
+        const byState = async (state: JobState): Promise<JobInfo> => (await store.jobList({ states: [state], limit: 1 }))[0]!
+        for (const state of ['queued', 'scheduled', 'running', 'retrying'] as const) await store.jobCancel({ id: (await byState(state)).id, now: T + 30 })
+        const cancelled = (await byState('cancelled')).id
+        await expectCode(() => store.jobCancel({ id: cancelled, now: T + 31 }), 'INVALID_STATE')
+        await store.jobRetry({ id: (await byState('failed')).id, now: T + 32 })
+        await store.jobRetry({ id: (await byState('cancelled')).id, now: T + 32 })
+        await check('after cancels and retries')
+
+        // Webhook deliveries, promotions, rescues (one with attempts left, one without), a delete and a prune.
+        const hooked = (await store.jobClaim({ queues: ['b'], workerId: 'w', limit: 10, leaseMs: 1000, now: T + 40 })).find(
+          (job) => job.maxAttempts === 1,
+        )
+        expect(hooked).toBeDefined()
+        await finish(store, finishOf(hooked!, 'completed'), T + 41)
+        expect(await store.jobWebhookDispatch({ limit: 10, delivery, now: T + 42 })).toBe(1)
+        expect(await store.jobPromote({ limit: 100, now: T + 5000 })).toBeGreaterThan(0)
+        await store.jobClaim({ queues: ['c'], workerId: 'w', limit: 1, leaseMs: 1000, now: T + 5000 })
+        await store.jobClaim({ queues: ['a'], workerId: 'w', limit: 1, leaseMs: 1000, now: T + 5000 })
+        expect(await store.jobRescue({ limit: 100, now: T + 7000 })).toBeGreaterThanOrEqual(2)
+        await store.jobDelete({ id: (await byState('completed')).id })
+        expect(await store.jobPrune({ olderThanMs: { completed: 0, failed: 0, cancelled: 0 }, limit: 2, now: T + 8000 })).toBe(2)
+        await check('after dispatch, promote, rescue, delete and prune')
+
+        // An import of everything, under new ids and a queue of its own (a running job arrives queued).
+        const records = (await store.jobExport({ limit: 1000 })).map((record) => ({ ...record, job: { ...record.job, id: uuidv7(), queue: 'copied', key: undefined } }))
+        expect((await store.jobImport({ records, now: T + 9000 })).imported).toBe(records.length)
+        // Pruning everything finished leaves queues with nothing in them out of the list.
+        while ((await store.jobPrune({ olderThanMs: { completed: 0, failed: 0, cancelled: 0 }, limit: 1000, now: T + 9000 })) > 0);
+        await check('after an import and a full prune')
+        const left = await store.jobList({ limit: 1000 })
+        expect((await store.queueList()).map((queue) => queue.queue)).toEqual([...new Set(left.map((job) => job.queue))].sort())
+      })
+
+      it('counts stay exact while several connections claim, finish, cancel and fold at once', async () => {
+        const { store, open } = await setup()
+        const connections = [store, ...(await Promise.all(Array.from({ length: 3 }, () => open())))]
+        const queues = ['x', 'y']
+        await store.jobInsertMany({ jobs: Array.from({ length: 400 }, (_, i) => jobInsert({ queue: queues[i % 2]!, maxAttempts: 2 })), now: T })
+        const outcomes: JobFinish['outcome'][] = ['completed', 'retry', 'failed', 'released', 'snoozed', 'completed']
+        let folding = true
+        const folder = (async () => {
+          // A turn of the event loop between folds: a store with nothing to fold answers at once.
+          while (folding) {
+            await connections[3]!.queueCountsCompact({ limit: 7 })
+            await new Promise((resolve) => setImmediate(resolve))
+          }
+        })()
+        await Promise.all(
+          connections.map(async (connection, c) => {
+            for (let round = 0; round < 12; round++) {
+              const claimed = await connection.jobClaim({ queues, workerId: `w${c}`, limit: 8, leaseMs: 60_000, now: T + 10 })
+              if (claimed.length === 0) break
+              const [first, ...rest] = claimed
+              if (round % 3 === 0) await connection.jobCancel({ id: first!.id, now: T + 11 })
+              await connection.jobFinishMany({
+                finishes: (round % 3 === 0 ? rest : claimed).map((job, i) => finishOf(job, outcomes[(i + c + round) % outcomes.length]!)),
+                now: T + 12,
+              })
+              await connection.jobInsertMany({ jobs: [jobInsert({ queue: queues[round % 2]! })], now: T + 12 })
+            }
+          }),
+        )
+        folding = false
+        await folder
+        await expectCountsMatch(store, 'after the concurrent writers')
+        while ((await store.queueCountsCompact({ limit: 1000 })) === 1000);
+        await expectCountsMatch(connections[2]!, 'after folding everything')
+      })
+
+      it('queueList gives the oldest queued run time of a queue across all its priorities', async () => {
+        const { store } = await setup()
+        const runAts = [
+          [5, T - 100],
+          [0, T - 5000],
+          [10, T],
+          [-3, T - 2000],
+          [0, T - 300],
+          [7, T - 4999],
+        ] as const
+        await store.jobInsertMany({ jobs: runAts.map(([priority, runAt]) => jobInsert({ queue: 'p', priority, runAt })), now: T })
+        await store.jobInsertMany({ jobs: [jobInsert({ queue: 'q', priority: 2, runAt: T - 10 }), jobInsert({ queue: 'q', runAt: T + 50 })], now: T })
+        const oldest = async () => Object.fromEntries((await store.queueList()).map((queue) => [queue.queue, queue.oldestQueuedAt?.getTime()]))
+        expect(await oldest()).toEqual({ p: T - 5000, q: T - 10 })
+        // The claim takes priority 10 first, then 7: the oldest stays; then the lowest priorities go.
+        await store.jobClaim({ queues: ['p'], workerId: 'w', limit: 2, leaseMs: 1000, now: T })
+        expect(await oldest()).toEqual({ p: T - 5000, q: T - 10 })
+        await store.jobClaim({ queues: ['p'], workerId: 'w', limit: 3, leaseMs: 1000, now: T })
+        expect(await oldest()).toEqual({ p: T - 2000, q: T - 10 })
+        await store.jobClaim({ queues: ['p', 'q'], workerId: 'w', limit: 10, leaseMs: 1000, now: T })
+        expect(await oldest()).toEqual({ p: undefined, q: undefined })
+      })
+    })
+
     // ─── Queue caps ───────────────────────────────────────────────────────────────────────────
 
     describe('maxQueued', () => {
@@ -2188,6 +2328,324 @@ export function describeStoreConformance(harness: StoreHarness): void {
       })
     })
 
+    // ─── Failure triage ───────────────────────────────────────────────────────────────────────
+
+    describe('failure triage', () => {
+      /** An error as a handler of `where` throws it: the fingerprint sees its class, message and top frame. */
+      const thrown = (message: string, where = 'loadUser', name = 'NotFoundError') => ({
+        name,
+        message,
+        stack: `${name}: ${message}\n    at ${where} (file:///srv/app/src/users.ts:10:5)\n    at run (file:///srv/app/src/runner.ts:1:1)`,
+      })
+
+      /** A job of `task` in `queue` that failed with `error` at `at` (claimed at `at - 5`). */
+      async function failed(store: Store, error: FinishError, at: number, overrides: Partial<JobInsert> = {}): Promise<string> {
+        const job = jobInsert({ maxAttempts: 1, ...overrides })
+        await store.jobInsertMany({ jobs: [job], now: at - 10 })
+        const claimed = await claimOne(store, at - 5, 1000, job.queue)
+        expect(claimed.id).toBe(job.id)
+        await finish(store, { ...ref(claimed), outcome: 'failed', error }, at)
+        return job.id
+      }
+
+      it('a failed job carries the fingerprint of its last error; a retrying one none, and a retry clears it', async () => {
+        const { store } = await setup()
+        const error = thrown('user 7 not found')
+        const id = await failed(store, error, T + 20)
+        expect((await store.jobGet({ id }))?.errorFingerprint).toBe(errorFingerprint(error))
+        const retrying = await jobIn(store, 'retrying')
+        expect((await store.jobGet({ id: retrying }))?.errorFingerprint).toBeUndefined()
+        const retried = await store.jobRetry({ id, now: T + 30 })
+        expect(retried.errorFingerprint).toBeUndefined()
+        expect((await store.jobGet({ id }))?.errorFingerprint).toBeUndefined()
+      })
+
+      it('a rescue that fails a job fingerprints the LeaseExpired error it records', async () => {
+        const { store } = await setup()
+        const job = jobInsert({ maxAttempts: 1 })
+        await store.jobInsertMany({ jobs: [job], now: T })
+        await claimOne(store, T)
+        expect(await store.jobRescue({ limit: 10, now: T + 2000 })).toBe(1)
+        const rescued = (await store.jobGet({ id: job.id }))!
+        expect(rescued.state).toBe('failed')
+        const last = rescued.errors.at(-1)!
+        expect(last.name).toBe('LeaseExpired')
+        expect(rescued.errorFingerprint).toBe(errorFingerprint(last))
+      })
+
+      it('an imported failed job gets the fingerprint of its last error', async () => {
+        const source = await setup()
+        const target = await setup()
+        const ids = await jobsInEveryState(source.store)
+        const records = await source.store.jobExport({ limit: 100 })
+        await target.store.jobImport({ records, now: T + 2000 })
+        const copied = (await target.store.jobGet({ id: ids.failed }))!
+        expect(copied.errorFingerprint).toBe(errorFingerprint(copied.errors.at(-1)!))
+        expect(copied.errorFingerprint).toBe((await source.store.jobGet({ id: ids.failed }))?.errorFingerprint)
+        const others = (await target.store.jobList({ limit: 100 })).filter((job) => job.state !== 'failed')
+        expect(others.map((job) => job.errorFingerprint)).toEqual(others.map(() => undefined))
+      })
+
+      it('jobList by key finds every job with that key, of any task, also once the key is released', async () => {
+        const { store } = await setup()
+        const first = jobInsert({ key: 'order:1' })
+        await store.jobInsertMany({ jobs: [first], now: T })
+        const claimed = await claimOne(store, T + 10)
+        await finish(store, finishOf(claimed, 'completed'), T + 20)
+        const again = jobInsert({ key: 'order:1' })
+        const otherTask = jobInsert({ key: 'order:1', task: 'other.task', queue: 'other' })
+        await store.jobInsertMany({ jobs: [again, otherTask, jobInsert({ key: 'order:10' }), jobInsert()], now: T + 30 })
+        expect((await store.jobList({ key: 'order:1', limit: 10 })).map((job) => job.id)).toEqual([otherTask.id, again.id, first.id])
+        expect((await store.jobList({ key: 'order:1', states: ['completed'], limit: 10 })).map((job) => job.id)).toEqual([first.id])
+        expect((await store.jobList({ key: 'order:1', task: 'other.task', limit: 10 })).map((job) => job.id)).toEqual([otherTask.id])
+        expect((await store.jobList({ key: 'order:1', before: again.id, limit: 10 })).map((job) => job.id)).toEqual([first.id])
+        expect(await store.jobList({ key: 'order', limit: 10 })).toEqual([])
+      })
+
+      it('jobList by fingerprint lists the failed jobs of one group, newest first, paged', async () => {
+        const { store } = await setup()
+        const group = [
+          await failed(store, thrown('user 1 not found'), T + 20),
+          await failed(store, thrown('user 2 not found'), T + 30),
+          await failed(store, thrown('user 3 not found'), T + 40),
+        ]
+        await failed(store, thrown('user 4 not found', 'saveUser'), T + 50)
+        // The same error on a job with attempts left: retrying, in no group.
+        const job = jobInsert({ maxAttempts: 2 })
+        await store.jobInsertMany({ jobs: [job], now: T + 60 })
+        await finish(store, { ...ref(await claimOne(store, T + 60)), outcome: 'retry', error: thrown('user 5 not found'), delayMs: 1000 }, T + 70)
+        const fingerprint = errorFingerprint(thrown('user 1 not found'))
+        const listed = await store.jobList({ fingerprint, limit: 10 })
+        expect(listed.map((job) => job.id)).toEqual([...group].reverse())
+        expect(listed.every((job) => job.state === 'failed' && job.errorFingerprint === fingerprint)).toBe(true)
+        const page = await store.jobList({ fingerprint, limit: 2 })
+        expect(page.map((job) => job.id)).toEqual([group[2], group[1]])
+        expect((await store.jobList({ fingerprint, before: page[1]!.id, limit: 2 })).map((job) => job.id)).toEqual([group[0]])
+        expect(await store.jobList({ fingerprint, states: ['retrying'], limit: 10 })).toEqual([])
+        expect(await store.jobList({ fingerprint, queue: 'elsewhere', limit: 10 })).toEqual([])
+        expect(await store.jobList({ fingerprint: '0000000000000000', limit: 10 })).toEqual([])
+      })
+
+      it('jobFailureGroups counts each group, its first and last failure, tasks and queues, with its newest failure as the sample', async () => {
+        const { store } = await setup()
+        // Group "user": three failures over two tasks and queues. The job created first fails last:
+        // the sample is the newest failure, not the newest job.
+        const lastToFail = jobInsert({ maxAttempts: 1, task: 'users.sync', queue: 'sync' })
+        await store.jobInsertMany({ jobs: [lastToFail], now: T })
+        const lastClaim = await claimOne(store, T + 1, 60_000, 'sync')
+        await failed(store, thrown('user 1 not found'), T + 100, { task: 'users.load' })
+        await failed(store, thrown('user 2 not found'), T + 200, { task: 'users.load', queue: 'other' })
+        const lastError = thrown('user 3 not found')
+        await finish(store, { ...ref(lastClaim), outcome: 'failed', error: lastError }, T + 300)
+        // Group "timeout": two failures, the latest later than the user group's: same count would
+        // come first, but it has fewer.
+        await failed(store, thrown('timed out after 30000 ms', 'fetch', 'TimeoutError'), T + 150)
+        await failed(store, thrown('timed out after 10000 ms', 'fetch', 'TimeoutError'), T + 400)
+        // Group "payment": one failure, without a stack.
+        await failed(store, { name: 'PaymentError', message: 'card declined' }, T + 500, { task: 'pay', queue: 'pay' })
+        // Not failed: in no group.
+        await jobIn(store, 'retrying')
+        await jobIn(store, 'completed')
+
+        const user = errorFingerprint(lastError)
+        const timeout = errorFingerprint(thrown('timed out after 1 ms', 'fetch', 'TimeoutError'))
+        const payment = errorFingerprint({ name: 'PaymentError', message: 'card declined' })
+        const groups = await store.jobFailureGroups({ limit: 10 })
+        expect(groups).toEqual([
+          {
+            fingerprint: user,
+            count: 3,
+            firstSeenAt: new Date(T + 100),
+            lastSeenAt: new Date(T + 300),
+            tasks: ['users.load', 'users.sync'],
+            queues: ['default', 'other', 'sync'],
+            sample: { jobId: lastToFail.id, ...lastError },
+          },
+          {
+            fingerprint: timeout,
+            count: 2,
+            firstSeenAt: new Date(T + 150),
+            lastSeenAt: new Date(T + 400),
+            tasks: ['test.task'],
+            queues: ['default'],
+            sample: { jobId: expect.any(String), ...thrown('timed out after 10000 ms', 'fetch', 'TimeoutError') },
+          },
+          {
+            fingerprint: payment,
+            count: 1,
+            firstSeenAt: new Date(T + 500),
+            lastSeenAt: new Date(T + 500),
+            tasks: ['pay'],
+            queues: ['pay'],
+            sample: { jobId: expect.any(String), name: 'PaymentError', message: 'card declined' },
+          },
+        ])
+        // Equal counts: the most recent failure first.
+        await failed(store, { name: 'PaymentError', message: 'card declined' }, T + 600, { task: 'pay', queue: 'pay' })
+        expect((await store.jobFailureGroups({ limit: 10 })).map((group) => group.fingerprint)).toEqual([user, payment, timeout])
+        expect((await store.jobFailureGroups({ limit: 1 })).map((group) => group.fingerprint)).toEqual([user])
+
+        // Narrowed to a queue or task, a group counts only those jobs, and its sample is one of them.
+        const inDefault = await store.jobFailureGroups({ queue: 'default', limit: 10 })
+        expect(inDefault.map((group) => [group.fingerprint, group.count])).toEqual([[timeout, 2], [user, 1]])
+        expect(inDefault[1]).toMatchObject({ firstSeenAt: new Date(T + 100), lastSeenAt: new Date(T + 100), queues: ['default'], tasks: ['users.load'] })
+        expect(inDefault[1]!.sample.message).toBe('user 1 not found')
+        const byTask = await store.jobFailureGroups({ task: 'users.load', limit: 10 })
+        expect(byTask.map((group) => [group.fingerprint, group.count, group.sample.message])).toEqual([[user, 2, 'user 2 not found']])
+        expect(await store.jobFailureGroups({ task: 'nothing', limit: 10 })).toEqual([])
+
+        // One group by its fingerprint.
+        const one = await store.jobFailureGroups({ fingerprint: timeout, limit: 10 })
+        expect(one).toEqual([groups[1]])
+
+        // A retry takes a job out of its group.
+        await store.jobRetry({ id: lastToFail.id, now: T + 700 })
+        expect((await store.jobFailureGroups({ fingerprint: user, limit: 10 }))[0]).toMatchObject({ count: 2, lastSeenAt: new Date(T + 200) })
+      })
+
+      it('jobRetryGroup retries up to limit jobs of the group as jobRetry does, passing over jobs whose key is held', async () => {
+        const { store } = await setup()
+        const error = (n: number) => thrown(`user ${n} not found`)
+        const fingerprint = errorFingerprint(error(0))
+        const plain = [await failed(store, error(1), T + 20), await failed(store, error(2), T + 30)]
+        // Its key is taken by a new job meanwhile: it stays failed.
+        const blocked = await failed(store, error(3), T + 40, { key: 'k1' })
+        const holder = jobInsert({ key: 'k1', runAt: T + 100_000 })
+        await store.jobInsertMany({ jobs: [holder], now: T + 50 })
+        // Two failed jobs with one key: the older is retried and holds it, the other stays failed.
+        const keyedOlder = await failed(store, error(4), T + 60, { key: 'k2' })
+        const keyedNewer = await failed(store, error(5), T + 70, { key: 'k2' })
+        const otherQueue = await failed(store, error(6), T + 80, { queue: 'other' })
+        const otherGroup = await failed(store, thrown('user 7 not found', 'saveUser'), T + 90)
+
+        const ready = nextNote(store, (note) => note.kind === 'ready' && note.queue === 'default', 'ready default')
+        expect(await store.jobRetryGroup({ fingerprint, queue: 'default', limit: 2, now: T + 1000 })).toBe(2)
+        await ready
+        // Oldest first.
+        for (const id of plain) {
+          const job = (await store.jobGet({ id }))!
+          expect(job).toMatchObject({ state: 'queued', attempt: 0, runAt: new Date(T + 1000) })
+          expect(job.finishedAt).toBeUndefined()
+          expect(job.errorFingerprint).toBeUndefined()
+          expect((await timeline(store, id)).at(-1)).toEqual(['retried', 'queued', 0])
+        }
+        // The next call passes over the blocked job and the second holder of k2; fewer than asked.
+        expect(await store.jobRetryGroup({ fingerprint, queue: 'default', limit: 10, now: T + 1100 })).toBe(1)
+        const states = async (ids: string[]) => Promise.all(ids.map(async (id) => (await store.jobGet({ id }))?.state))
+        expect(await states([blocked, keyedOlder, keyedNewer, otherQueue, otherGroup])).toEqual(['failed', 'queued', 'failed', 'failed', 'failed'])
+        expect((await store.jobGet({ id: blocked }))?.errorFingerprint).toBe(fingerprint)
+        // The retried keyed job holds its key again: an enqueue with it gets that job back.
+        expect(await store.jobInsertMany({ jobs: [jobInsert({ key: 'k2' })], now: T + 1200 })).toEqual([
+          { id: keyedOlder, state: 'queued', existing: true },
+        ])
+        // Nothing more to retry in that scope.
+        expect(await store.jobRetryGroup({ fingerprint, queue: 'default', limit: 10, now: T + 1300 })).toBe(0)
+        // Without a scope, the rest of the group: the job in the other queue.
+        expect(await store.jobRetryGroup({ fingerprint, limit: 10, now: T + 1400 })).toBe(1)
+        expect(await states([otherQueue, otherGroup])).toEqual(['queued', 'failed'])
+        expect(await store.jobFailureGroups({ fingerprint, limit: 10 })).toMatchObject([{ count: 2 }])
+      })
+    })
+
+    // ─── Worker registry ──────────────────────────────────────────────────────────────────────
+
+    describe('worker registry', () => {
+      const beat = (id: string, now: number, overrides: Partial<WorkerBeatParams> = {}): WorkerBeatParams => ({
+        id,
+        host: 'host-a',
+        pid: 4242,
+        queues: ['default', 'mail'],
+        concurrency: 8,
+        startedAt: T - 60_000,
+        now,
+        ...overrides,
+      })
+
+      it('workerBeat registers a worker and updates it; workerList shows those seen within aliveMs', async () => {
+        const { store } = await setup()
+        await store.workerBeat(beat('w1', T))
+        await store.workerBeat(beat('w2', T + 5000, { host: 'host-b', pid: 7, queues: ['images'], concurrency: 2, startedAt: T }))
+        expect(await store.workerList({ aliveMs: 10_000, now: T + 10_000 })).toEqual([
+          {
+            id: 'w1',
+            host: 'host-a',
+            pid: 4242,
+            queues: ['default', 'mail'],
+            concurrency: 8,
+            startedAt: new Date(T - 60_000),
+            lastSeenAt: new Date(T),
+            running: [],
+          },
+          {
+            id: 'w2',
+            host: 'host-b',
+            pid: 7,
+            queues: ['images'],
+            concurrency: 2,
+            startedAt: new Date(T),
+            lastSeenAt: new Date(T + 5000),
+            running: [],
+          },
+        ])
+        expect((await store.workerList({ aliveMs: 10_000, now: T + 10_001 })).map((worker) => worker.id)).toEqual(['w2'])
+        // A beat renews it, with what it says now.
+        await store.workerBeat(beat('w1', T + 10_500, { queues: ['default'], concurrency: 4 }))
+        expect(await store.workerList({ aliveMs: 1000, now: T + 11_000 })).toMatchObject([
+          { id: 'w1', queues: ['default'], concurrency: 4, lastSeenAt: new Date(T + 10_500) },
+        ])
+      })
+
+      it("workerList shows each worker's running jobs with their progress, and no one else's", async () => {
+        const { store } = await setup()
+        await store.workerBeat(beat('worker', T))
+        await store.workerBeat(beat('idle', T))
+        const [first, second, done] = [jobInsert(), jobInsert({ queue: 'mail', task: 'mail.send' }), jobInsert()]
+        await store.jobInsertMany({ jobs: [first, second, done], now: T })
+        const a = await claimOne(store, T + 10)
+        const b = await claimOne(store, T + 20, 1000, 'mail')
+        const c = await claimOne(store, T + 30)
+        await finish(store, finishOf(c, 'completed'), T + 40)
+        await store.jobNoteMany({ notes: [{ ...ref(b), progress: JSON.stringify({ sent: 3 }) }], now: T + 50 })
+        // A job held by a worker that never beat (or was forgotten) shows under no one.
+        await store.jobInsertMany({ jobs: [jobInsert({ queue: 'elsewhere' })], now: T })
+        await store.jobClaim({ queues: ['elsewhere'], workerId: 'ghost', limit: 1, leaseMs: 1000, now: T + 60 })
+        const workers = await store.workerList({ aliveMs: 1000, now: T + 100 })
+        expect(workers.map((worker) => [worker.id, worker.running])).toEqual([
+          ['idle', []],
+          [
+            'worker',
+            [
+              { id: a.id, task: 'test.task', queue: 'default', attempt: 1, startedAt: new Date(T + 10) },
+              { id: b.id, task: 'mail.send', queue: 'mail', attempt: 1, startedAt: new Date(T + 20), progress: { sent: 3 } },
+            ],
+          ],
+        ])
+      })
+
+      it('workerRemove forgets a worker at once, and is idempotent', async () => {
+        const { store } = await setup()
+        await store.workerBeat(beat('w1', T))
+        await store.workerBeat(beat('w2', T))
+        await store.workerRemove({ id: 'w1' })
+        await store.workerRemove({ id: 'w1' })
+        await store.workerRemove({ id: 'never' })
+        expect((await store.workerList({ aliveMs: 1000, now: T })).map((worker) => worker.id)).toEqual(['w2'])
+      })
+
+      it('jobPrune forgets workers not seen for a day', async () => {
+        const { store } = await setup()
+        await store.workerBeat(beat('dead', T))
+        await store.workerBeat(beat('alive', T + WORKER_FORGET_MS))
+        const prune = { olderThanMs: { completed: 0, failed: 0, cancelled: 0 }, limit: 10 }
+        await store.jobPrune({ ...prune, now: T + WORKER_FORGET_MS - 1 })
+        const everyone = { aliveMs: 10 * WORKER_FORGET_MS, now: T + WORKER_FORGET_MS + 1 }
+        // Started at the same time: by id.
+        expect((await store.workerList(everyone)).map((worker) => worker.id)).toEqual(['alive', 'dead'])
+        await store.jobPrune({ ...prune, now: T + WORKER_FORGET_MS + 1 })
+        expect((await store.workerList(everyone)).map((worker) => worker.id)).toEqual(['alive'])
+      })
+    })
+
     // ─── Migrations ───────────────────────────────────────────────────────────────────────────
 
     describe('migrations', () => {
@@ -2252,10 +2710,16 @@ export function describeStoreConformance(harness: StoreHarness): void {
           queueList: () => store.queueList(),
           queuePause: () => store.queuePause({ queue: 'default', now: T }),
           queueResume: () => store.queueResume({ queue: 'default', now: T }),
+          queueCountsCompact: () => store.queueCountsCompact({ limit: 10 }),
           jobWebhookDispatch: () =>
             store.jobWebhookDispatch({ limit: 10, delivery: { task: 'offload.webhook', queue: 'webhooks', maxAttempts: 1 }, now: T }),
           jobDelete: () => store.jobDelete({ id: job.id }),
           eventAppend: () => store.eventAppend({ jobId: job.id, type: 'webhook', data: {}, now: T }),
+          jobFailureGroups: () => store.jobFailureGroups({ limit: 10 }),
+          jobRetryGroup: () => store.jobRetryGroup({ fingerprint: '0123456789abcdef', limit: 10, now: T }),
+          workerBeat: () => store.workerBeat({ id: 'w', host: 'h', pid: 1, queues: ['default'], concurrency: 1, startedAt: T, now: T }),
+          workerRemove: () => store.workerRemove({ id: 'w' }),
+          workerList: () => store.workerList({ aliveMs: 1000, now: T }),
         }
         for (const [name, call] of Object.entries(calls)) await expectCode(call, 'CLOSED', name)
       })
@@ -2460,6 +2924,40 @@ function withoutSeq(events: JobEvent[]): Omit<JobEvent, 'seq'>[] {
 /** A job's events as `[type, state, attempt]`. */
 async function timeline(store: Store, id: string): Promise<[string, JobState, number][]> {
   return (await store.eventList({ jobId: id, limit: 1000 })).map((event) => [event.type, event.state, event.attempt])
+}
+
+/**
+ * Expects `jobCounts` and `queueList` to say what a recount of every job (read through `jobList`)
+ * says: the jobs per queue and state, and per queue the run time of the oldest queued job.
+ */
+async function expectCountsMatch(store: Store, what: string): Promise<void> {
+  const jobs: JobInfo[] = []
+  for (let before: string | undefined; ; ) {
+    const page = await store.jobList({ limit: 500, before })
+    jobs.push(...page)
+    if (page.length < 500) break
+    before = page.at(-1)!.id
+  }
+  const recount = new Map<string, { counts: Record<JobState, number>; oldest?: number }>()
+  for (const job of jobs) {
+    let queue = recount.get(job.queue)
+    if (queue === undefined) recount.set(job.queue, (queue = { counts: counts({}) }))
+    queue.counts[job.state]++
+    if (job.state === 'queued') queue.oldest = Math.min(queue.oldest ?? Infinity, job.runAt.getTime())
+  }
+  const order = (a: { queue: string; state?: string }, b: { queue: string; state?: string }): number =>
+    a.queue.localeCompare(b.queue) || (a.state ?? '').localeCompare(b.state ?? '')
+  const expected = [...recount].flatMap(([queue, { counts }]) =>
+    Object.entries(counts)
+      .filter(([, count]) => count > 0)
+      .map(([state, count]) => ({ queue, state, count })),
+  )
+  expect([...(await store.jobCounts())].sort(order), `jobCounts ${what}`).toEqual(expected.sort(order))
+  const listed = (await store.queueList()).filter((queue) => Object.values(queue.counts).some((count) => count > 0))
+  expect(
+    listed.map((queue) => ({ queue: queue.queue, counts: queue.counts, oldest: queue.oldestQueuedAt?.getTime() })).sort(order),
+    `queueList ${what}`,
+  ).toEqual([...recount].map(([queue, { counts, oldest }]) => ({ queue, counts, oldest })).sort(order))
 }
 
 /** Per-state counts as `queueList` reports them: every state, 0 unless given. */

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest'
+import { errorFingerprint } from '../../src/fingerprint.js'
 import { uuidv7 } from '../../src/ids.js'
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js'
 import type { JobInsert } from '../../src/store/store.js'
@@ -21,10 +22,31 @@ describeStoreConformance({
     }
     return {
       open: async () => open(),
-      destroy: () => dropSchema(schema),
+      destroy: async () => {
+        try {
+          await expectCountsExact(schema)
+        } finally {
+          await dropSchema(schema)
+        }
+      },
     }
   },
 })
+
+/**
+ * After every conformance test, the counts the store kept (totals plus unfolded deltas) must equal
+ * a recount: the store counts in each statement that moves jobs (`countedSql`), so a statement that
+ * forgets fails whichever test runs it.
+ */
+async function expectCountsExact(schema: string): Promise<void> {
+  const [table] = await adminQuery<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`${schema}.queue_counts`])
+  if (table?.t == null) return
+  const kept = await adminQuery(`SELECT queue, state, sum(n)::int AS n FROM (
+      SELECT queue, state, n FROM ${schema}.queue_counts UNION ALL SELECT queue, state, delta FROM ${schema}.queue_count_deltas
+    ) AS c GROUP BY queue, state HAVING sum(n) <> 0 ORDER BY queue COLLATE "C", state COLLATE "C"`)
+  const recounted = await adminQuery(`SELECT queue, state, count(*)::int AS n FROM ${schema}.jobs GROUP BY queue, state ORDER BY queue COLLATE "C", state COLLATE "C"`)
+  expect(kept, 'the counts the store kept (queue_counts + queue_count_deltas) against a recount of jobs').toEqual(recounted)
+}
 
 // What the shared suite cannot see: how this store spaces out its NOTIFYs under a burst.
 describe('PostgresStore wake-ups under a burst of enqueues', () => {
@@ -145,6 +167,35 @@ describe('PostgresStore enqueue input', () => {
       expect(await store.jobInsertMany({ jobs: [{ ...jobAt(), key }], now: T })).toEqual([{ id: first.id, state: 'queued', existing: true }])
       expect(await store.jobInsertMany({ jobs: [{ ...jobAt(), key: stored }], now: T })).toEqual([{ id: first.id, state: 'queued', existing: true }])
       expect((await store.jobGet({ id: first.id }))?.key).toBe(stored)
+    }
+  })
+})
+
+describe('PostgresStore fingerprint backfill', () => {
+  test('migrate fingerprints the failed jobs stored without one (before version 3) as a failure would have, NUL and all', async () => {
+    const schema = schemaName('backfill')
+    const store = new PostgresStore({ url: PG_URL, schema, poolSize: 2 })
+    try {
+      await store.migrate()
+      const T = 1_700_000_000_000
+      // A failure fingerprinted as it happens, of an error stored sanitised (NUL as U+FFFD).
+      const job = jobAt()
+      await store.jobInsertMany({ jobs: [job], now: T })
+      const [claimed] = await store.jobClaim({ queues: ['q'], workerId: 'w', limit: 1, leaseMs: 1000, now: T })
+      const error = { name: 'TypeError', message: 'user\u0000 7 missing', stack: 'TypeError: x\n    at load (/app/src/a.ts:1:1)' }
+      await store.jobFinishMany({ finishes: [{ id: job.id, lease: claimed!.lease, outcome: 'failed', error }], now: T + 10 })
+      const fingerprint = (await store.jobGet({ id: job.id }))!.errorFingerprint!
+      expect(fingerprint).toBe(errorFingerprint({ ...error, message: 'user\uFFFD 7 missing' }))
+      // Rows as a version-2 store left them: failed without a fingerprint, more than a batch.
+      await adminQuery(`INSERT INTO ${schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, payload, created_at, finished_at, errors)
+        SELECT gen_random_uuid()::text, 't', 'q', 'failed', 0, now(), 1, '1', now(), now(), (SELECT errors FROM ${schema}.jobs WHERE id = $1)
+        FROM generate_series(1, 2500)`, [job.id])
+      await adminQuery(`UPDATE ${schema}.jobs SET error_fingerprint = NULL`)
+      await store.migrate()
+      expect(await store.jobFailureGroups({ limit: 10 })).toMatchObject([{ fingerprint, count: 2501 }])
+    } finally {
+      await store.close()
+      await dropSchema(schema)
     }
   })
 })

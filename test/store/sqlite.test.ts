@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
+import { errorFingerprint } from '../../src/fingerprint.js'
 import { uuidv7 } from '../../src/ids.js'
-import { MIGRATIONS } from '../../src/store/sqlite/migrations.js'
+import { LATEST_VERSION, MIGRATIONS } from '../../src/store/sqlite/migrations.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import { tempDb } from '../support/temp.js'
 import { describeStoreConformance } from './conformance.js'
@@ -21,10 +23,28 @@ describeStoreConformance({
     }
     return {
       open: async () => new SqliteStore({ path }),
-      destroy: async () => {},
+      destroy: async () => expectCountsExact(path),
     }
   },
 })
+
+/**
+ * After every conformance test, the counts the store kept must equal a recount: the store counts
+ * in its own code (CountMoves), so a write path that moves jobs without counting them fails
+ * whichever test takes that path.
+ */
+function expectCountsExact(path: string): void {
+  if (!existsSync(path)) return
+  const db = new Database(path, { readonly: true })
+  try {
+    if (db.prepare(`SELECT 1 FROM sqlite_schema WHERE name = 'offload_queue_counts'`).get() === undefined) return
+    const kept = db.prepare('SELECT queue, state, n FROM offload_queue_counts WHERE n <> 0 ORDER BY queue, state').all()
+    const recounted = db.prepare('SELECT queue, state, count(*) AS n FROM offload_jobs GROUP BY queue, state ORDER BY queue, state').all()
+    expect(kept, 'the counts the store kept (offload_queue_counts) against a recount of offload_jobs').toEqual(recounted)
+  } finally {
+    db.close()
+  }
+}
 
 // What the shared suite cannot reach without knowing the store: another process holding SQLite's
 // write lock. A raw connection in a transaction stands in for that process.
@@ -64,7 +84,8 @@ describe('SqliteStore schema and batch writes', () => {
       .run(id)
     old.close()
     const store = new SqliteStore({ path })
-    expect(await store.migrate()).toEqual({ applied: [2, 3], version: 3 })
+    // Every later version, whatever their number: this test is about versions 2 and 3.
+    expect(await store.migrate()).toEqual({ applied: MIGRATIONS.slice(1).map((migration) => migration.version), version: LATEST_VERSION })
     expect(await store.jobGet({ id })).toMatchObject({ state: 'completed', payload: 1 })
     expect(await store.jobWebhookDispatch({ limit: 10, delivery: { task: 'w', queue: 'w', maxAttempts: 1 } })).toBe(0)
     expect(await store.queueList()).toMatchObject([{ queue: 'q', paused: false }])
@@ -107,6 +128,38 @@ describe('SqliteStore schema and batch writes', () => {
     const events = await store.eventList({ limit: 10_000 })
     expect(events.filter((event) => event.type === 'enqueued').map((event) => event.jobId)).toEqual([held, ...created.map((job) => job.id)])
     expect(events.filter((event) => event.type === 'started')).toHaveLength(claimed.length)
+    await store.close()
+  })
+})
+
+describe('SqliteStore fingerprint backfill', () => {
+  test('migrate fingerprints the failed jobs stored without one (before version 4) from their last error, in batches', async () => {
+    const path = tempDb()
+    const fresh = new SqliteStore({ path })
+    await fresh.migrate()
+    await fresh.close()
+    // Rows as a version-3 store left them: failed, with errors, without a fingerprint.
+    const raw = new Database(path)
+    const insert = raw.prepare(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, max_attempts, payload, created_at, finished_at, errors)
+      VALUES (?, 't', 'q', ?, 0, 0, 2, '1', 0, ?, ?)`)
+    const last = (n: number) => ({ name: 'TypeError', message: `user ${n} missing`, stack: 'TypeError: x\n    at load (/app/src/a.ts:1:1)' })
+    const errors = (n: number) => JSON.stringify([{ attempt: 1, at: 0, name: 'Error', message: 'first', stack: null }, { attempt: 2, at: 0, ...last(n) }])
+    const completed = uuidv7()
+    raw.transaction(() => {
+      for (let i = 0; i < 2500; i++) insert.run(uuidv7(), 'failed', i, errors(i))
+      insert.run(uuidv7(), 'failed', 0, null)
+      insert.run(completed, 'completed', 0, errors(0))
+    })()
+    raw.close()
+    const store = new SqliteStore({ path })
+    await store.migrate()
+    const groups = await store.jobFailureGroups({ limit: 10 })
+    expect(groups.map((group) => [group.fingerprint, group.count])).toEqual([
+      [errorFingerprint(last(1)), 2500],
+      [errorFingerprint({ name: 'Error', message: '' }), 1],
+    ])
+    expect(groups[0]!.sample).toMatchObject(last(2499))
+    expect((await store.jobGet({ id: completed }))?.errorFingerprint).toBeUndefined()
     await store.close()
   })
 })

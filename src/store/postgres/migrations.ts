@@ -150,6 +150,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'maintained job counts per queue and state',
+    sql: `
+      -- Jobs per queue and state, so queueList and jobCounts read a few small rows instead of
+      -- counting the jobs table. A row per queue and state updated by every write would be one
+      -- hot row serialising concurrent claims and finishes across processes, so writers only
+      -- append: every statement that creates, moves or deletes jobs inserts its net change per
+      -- queue and state into queue_count_deltas, in the same transaction. A count is its
+      -- queue_counts row plus its deltas; the maintenance leader folds the deltas into
+      -- queue_counts every second (queueCountsCompact), so a read sums a few hundred rows at most.
+      -- No index on the deltas: appends stay cheap, and folding reads them all anyway.
+      CREATE TABLE {schema}.queue_counts (
+        queue text NOT NULL,
+        state text NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (queue, state)
+      );
+      CREATE TABLE {schema}.queue_count_deltas (
+        queue text NOT NULL,
+        state text NOT NULL,
+        delta bigint NOT NULL
+      );
+      INSERT INTO {schema}.queue_counts (queue, state, n) SELECT queue, state, count(*) FROM {schema}.jobs GROUP BY queue, state;
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

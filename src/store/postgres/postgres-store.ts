@@ -1,15 +1,18 @@
 import pg from 'pg'
 import type { ResolvedBackoff } from '../../backoff.js'
 import { OffloadError, QueueFullError, isOffloadError } from '../../errors.js'
+import { errorFingerprint, failureFingerprint } from '../../fingerprint.js'
 import { uuidv7 } from '../../ids.js'
 import { isFinished, JOB_STATES, type AttemptError, type JobEvent, type JobEventType, type JobInfo, type JobState, type Json } from '../../job.js'
 import type {
   ClaimedJob,
   EventAppendParams,
   EventListParams,
+  FailureGroup,
   JobClaimParams,
   JobCount,
   JobExportParams,
+  JobFailureGroupsParams,
   JobFinish,
   JobFinishManyParams,
   JobHeartbeatParams,
@@ -25,15 +28,22 @@ import type {
   JobRecord,
   JobRecordEvent,
   JobRescueParams,
+  JobRetryGroupParams,
   JobWebhookDispatchParams,
   LeaderElectParams,
   LostLease,
   QueueInfo,
+  QueueCountsCompactParams,
   QueuePauseParams,
   Store,
   StoreCapabilities,
   StoreNote,
+  WorkerBeatParams,
+  WorkerInfo,
+  WorkerListParams,
 } from '../store.js'
+import { WORKER_FORGET_MS } from '../store.js'
+import { workerInfos, type WorkerJobRow, type WorkerRow } from '../worker-infos.js'
 import { notApplicableError } from '../not-applicable.js'
 import { redact } from '../redact.js'
 import { PgListener } from './listener.js'
@@ -91,6 +101,16 @@ const ISO = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', '
 const EPOCH_MS = (column: string): string => `round(extract(epoch FROM ${column}) * 1000)::bigint`
 /** A time as the `Date` node-pg would have parsed from it: whole milliseconds, the microseconds dropped. */
 const FLOOR_MS = (column: string): string => `floor(extract(epoch FROM ${column}) * 1000)::bigint`
+/**
+ * A manual retry's change to a failed or cancelled job: queued now, attempts from zero. The old
+ * run's progress would describe work that starts over; its errors stay, for the record. A finish
+ * whose webhook was not dispatched yet goes unannounced: the row no longer says how it ended, and
+ * the next finish is announced instead.
+ */
+const RETRY_SET_SQL = `state = 'queued', attempt = 0, run_at = ${AT}, finished_at = NULL, result = NULL, progress = NULL,
+  worker_id = NULL, lease_expires_at = NULL, webhook_due = false, error_fingerprint = NULL`
+/** Failed jobs fingerprinted per statement by `migrate()`'s backfill. */
+const BACKFILL_BATCH = 1000
 
 interface JobRow {
   seq: number
@@ -119,6 +139,7 @@ interface JobRow {
   finished_at: Date | null
   webhook: string | null
   webhook_due: boolean
+  error_fingerprint: string | null
 }
 
 type Queryable = Pick<pg.ClientBase, 'query'>
@@ -211,7 +232,15 @@ export class PostgresStore implements Store {
   }
 
   migrate(): Promise<{ applied: number[]; version: number }> {
-    return this.track(() => this.transaction(async (client) => {
+    return this.track(async () => {
+      const result = await this.migrateSchema()
+      await this.fingerprintBackfill()
+      return result
+    })
+  }
+
+  private migrateSchema(): Promise<{ applied: number[]; version: number }> {
+    return this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_MIGRATE, this.lockKey])
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`)
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.migrations (
@@ -232,7 +261,32 @@ export class PostgresStore implements Store {
         applied.push(migration.version)
       }
       return { applied, version: Math.max(current, ...applied) }
-    }))
+    })
+  }
+
+  /**
+   * Fingerprints failed jobs that have none: those failed before migration 3 added fingerprints
+   * (a hash in JS, so no migration's SQL can compute it). A batch at a time, each row updated only
+   * if it is still failed without one; processes starting together share the work (SKIP LOCKED is
+   * not needed: a row done twice gets the same value). A batch that finds nothing left ends it, so
+   * a later start finishes what a crash interrupted, and every other start costs one index look.
+   */
+  private async fingerprintBackfill(): Promise<void> {
+    for (;;) {
+      const rows = await this.rows<{ seq: number; error: { name: string; message: string; stack?: string | null } | null }>(
+        this.pool,
+        `SELECT seq, errors -> -1 AS error FROM ${this.schema}.jobs WHERE state = 'failed' AND error_fingerprint IS NULL LIMIT $1`,
+        [BACKFILL_BATCH],
+      )
+      if (rows.length === 0) return
+      await this.rows(
+        this.pool,
+        `UPDATE ${this.schema}.jobs j SET error_fingerprint = f.fingerprint FROM unnest($1::bigint[], $2::text[]) AS f(seq, fingerprint)
+         WHERE j.seq = f.seq AND j.state = 'failed' AND j.error_fingerprint IS NULL`,
+        [rows.map((row) => row.seq), rows.map((row) => failureFingerprint(row.error === null ? [] : [row.error]))],
+      )
+      if (rows.length < BACKFILL_BATCH) return
+    }
   }
 
   close(): Promise<void> {
@@ -487,6 +541,7 @@ export class PostgresStore implements Store {
          FROM timed ORDER BY ord
          RETURNING seq, id, state, queue, run_at
        ),
+       ${this.countedSql('inserted', 'NULL', 's.state')},
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
          SELECT seq, ${AT}, 'enqueued', state, 0 FROM inserted${allInside ? '' : this.eventGate}
@@ -534,6 +589,16 @@ export class PostgresStore implements Store {
       values.push(params.task)
       where.push(`task = $${values.length}`)
     }
+    // Each reads its own partial index: the key index, or the failed jobs' (the state literal
+    // matches its predicate whatever the plan).
+    if (params.key !== undefined) {
+      values.push(sanitize(params.key))
+      where.push(`key = $${values.length}`)
+    }
+    if (params.fingerprint !== undefined) {
+      values.push(params.fingerprint)
+      where.push(`state = 'failed' AND error_fingerprint = $${values.length}`)
+    }
     if (params.before !== undefined) {
       values.push(params.before)
       where.push(`id < $${values.length}`)
@@ -548,13 +613,7 @@ export class PostgresStore implements Store {
   }
 
   jobCounts(): Promise<JobCount[]> {
-    return this.track(() =>
-      this.rows<JobCount>(
-        this.pool,
-        `SELECT queue, state, count(*)::int AS count FROM ${this.schema}.jobs GROUP BY queue, state ORDER BY queue, state`,
-        [],
-      ),
-    )
+    return this.track(() => this.rows<JobCount>(this.pool, this.text('job-counts', () => queueReadSql(this.schema).counts), []))
   }
 
   eventList(params: EventListParams): Promise<JobEvent[]> {
@@ -654,6 +713,7 @@ export class PostgresStore implements Store {
          RETURNING j.seq, j.id, j.task, j.queue, j.payload, j.metadata, j.priority, j.run_at, j.attempt, j.max_attempts,
            j.lease, j.timeout_ms, j.backoff, j.key, j.created_at
        ),
+       ${this.countedSql('claimed', "'queued'", "'running'")},
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
          SELECT seq, ${AT}, 'started', 'running', attempt, $6::json FROM claimed${this.eventGate}
@@ -741,8 +801,9 @@ export class PostgresStore implements Store {
          UPDATE ${this.schema}.jobs j SET state = 'completed', result = input.result::json, finished_at = ${AT},
            worker_id = NULL, lease_expires_at = NULL, webhook_due = (j.webhook IS NOT NULL)
          FROM input WHERE j.id = input.id AND j.lease = input.lease AND j.state = ANY($5::text[])
-         RETURNING j.seq, j.id, j.task, j.state, j.attempt, j.key, j.key_ttl_ms, input.ord
+         RETURNING j.seq, j.id, j.task, j.queue, j.state, j.attempt, j.key, j.key_ttl_ms, input.ord
        ),
+       ${this.countedSql('changed', "'running'", "'completed'")},
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
          SELECT seq, ${AT}, 'completed', 'completed', attempt FROM changed${this.eventGate}
@@ -753,6 +814,25 @@ export class PostgresStore implements Store {
       [at, completions.map((c) => c.id), completions.map((c) => c.lease), completions.map((c) => c.result), RUNNING],
     )
     return new Set(row!.count === completions.length ? completions.map((c) => c.id) : row!.ids)
+  }
+
+  /**
+   * A CTE (`counted`) appending to the count deltas what the statement did to the jobs in `source`:
+   * each of its rows (as `s`, with a `queue` column) is a job that left state `from` for state `to`,
+   * SQL over `s`; `from` NULL for a job created, `to` NULL for one deleted. One delta row per queue
+   * and state whose count changed. Every statement that creates, moves or deletes jobs has one:
+   * see queue_count_deltas in migrations.ts, and `queueCountsCompact`.
+   */
+  private countedSql(source: string, from: string, to: string): string {
+    const table = `${this.schema}.queue_count_deltas`
+    if (from === 'NULL') return `counted AS (INSERT INTO ${table} (queue, state, delta) SELECT s.queue, ${to}, count(*) FROM ${source} s GROUP BY 1, 2)`
+    if (to === 'NULL') return `counted AS (INSERT INTO ${table} (queue, state, delta) SELECT s.queue, ${from}, -count(*) FROM ${source} s GROUP BY 1, 2)`
+    return `counted AS (
+         INSERT INTO ${table} (queue, state, delta)
+         SELECT m.queue, m.state, sum(m.delta) FROM ${source} s
+           CROSS JOIN LATERAL (VALUES (s.queue, ${from}, -1), (s.queue, ${to}, 1)) AS m(queue, state, delta)
+         GROUP BY m.queue, m.state HAVING sum(m.delta) <> 0
+       )`
   }
 
   /**
@@ -792,7 +872,9 @@ export class PostgresStore implements Store {
         event = { type: 'retrying', data: `json_build_object('error', ${errorJson}, 'runAt', ${ISO('r.run_at')})` }
         break
       case 'failed':
-        change = `state = 'failed', finished_at = ${AT}, webhook_due = (webhook IS NOT NULL), ${appendError()}`
+        change = `state = 'failed', finished_at = ${AT}, webhook_due = (webhook IS NOT NULL), ${appendError()}, error_fingerprint = $7`
+        // Of the error as stored (sanitised), as the backfill of older failures computes it.
+        values.push(errorFingerprint({ name: values[3] as string, message: values[4] as string, stack: values[5] as string | null }))
         event = { type: 'failed', data: `json_build_object('error', ${errorJson})` }
         break
       case 'snoozed':
@@ -810,6 +892,7 @@ export class PostgresStore implements Store {
          UPDATE ${this.schema}.jobs SET ${change}, worker_id = NULL, lease_expires_at = NULL ${fence}
          RETURNING seq, id, task, queue, state, attempt, run_at, key, key_ttl_ms
        ),
+       ${this.countedSql('r', "'running'", 's.state')},
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
          SELECT r.seq, ${AT}, '${event.type}', r.state, r.attempt, ${event.data} FROM r${this.eventGate}
@@ -870,11 +953,14 @@ export class PostgresStore implements Store {
   jobCancel(params: { id: string; now?: number }): Promise<JobInfo> {
     return this.track(async () => {
       const row = await this.one<JobRow>(
-        `WITH r AS (
-           UPDATE ${this.schema}.jobs SET state = 'cancelled', finished_at = ${AT}, worker_id = NULL, lease_expires_at = NULL,
-             webhook_due = (webhook IS NOT NULL)
-           WHERE id = $2 AND state IN ${UNFINISHED_SQL} RETURNING *
+        // The state the job leaves, for the counts: read under the lock the update takes anyway.
+        `WITH o AS (SELECT seq, state FROM ${this.schema}.jobs WHERE id = $2 AND state IN ${UNFINISHED_SQL} FOR NO KEY UPDATE),
+         r AS (
+           UPDATE ${this.schema}.jobs j SET state = 'cancelled', finished_at = ${AT}, worker_id = NULL, lease_expires_at = NULL,
+             webhook_due = (j.webhook IS NOT NULL)
+           FROM o WHERE j.seq = o.seq RETURNING j.*, o.state AS left_state
          ),
+         ${this.countedSql('r', 's.left_state', "'cancelled'")},
          events AS (
            INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
            SELECT r.seq, ${AT}, 'cancelled', 'cancelled', r.attempt FROM r${this.eventGate}
@@ -923,26 +1009,191 @@ export class PostgresStore implements Store {
             [current.task, current.key, params.id],
           )
         }
-        // The old run's progress would describe work that starts over; its errors stay, for the record.
-        // A finish whose webhook was not dispatched yet goes unannounced: the row no longer says how
-        // it ended, and the next finish is announced instead.
         return (await this.one<JobRow>(
           `WITH r AS (
-             UPDATE ${this.schema}.jobs SET state = 'queued', attempt = 0, run_at = ${AT}, finished_at = NULL, result = NULL,
-               progress = NULL, worker_id = NULL, lease_expires_at = NULL, webhook_due = false
+             UPDATE ${this.schema}.jobs SET ${RETRY_SET_SQL}
              WHERE seq = $2 RETURNING *
            ),
+           ${this.countedSql('r', '$3::text', "'queued'")},
            events AS (
              INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
              SELECT r.seq, ${AT}, 'retried', 'queued', 0 FROM r${this.eventGate}
            )
            SELECT * FROM r`,
-          [at, current.seq],
+          [at, current.seq, current.state],
           client,
         ))!
       })
       this.after(new NoteSet({ ready: [row.queue] }))
       return toJobInfo(row)
+    })
+  }
+
+  jobRetryGroup(params: JobRetryGroupParams): Promise<number> {
+    return this.track(async () => {
+      const at = params.now === undefined ? null : new Date(params.now)
+      const { retried, queues } = await this.transaction(async (client) => {
+        const queues = new Set<string>()
+        let retried = 0
+        // Pages of the group, oldest first; a job passed over (its key held) stays failed, so the
+        // next page starts after the last job read rather than again from the top.
+        for (let after = ''; retried < params.limit; ) {
+          const wanted = params.limit - retried
+          const page = (await this.one<{ read: number; last: string | null; retried: number; queues: string[] | null }>(
+            this.text('retry-group', () => this.retryGroupSql()),
+            [at, params.fingerprint, params.queue ?? null, params.task ?? null, after, wanted],
+            client,
+          ))!
+          retried += page.retried
+          for (const queue of page.queues ?? []) queues.add(queue)
+          if (page.read < wanted) break
+          after = page.last!
+        }
+        return { retried, queues }
+      })
+      this.after(new NoteSet({ ready: [...queues] }))
+      return retried
+    })
+  }
+
+  /**
+   * One page of `jobRetryGroup`: locks the next `$6` failed jobs of the group after id `$5` and
+   * retries those whose key is free, as `jobRetry` does each. Of two with one key, the older is
+   * retried and then holds it. The key is taken by a conditional upsert, so a key another
+   * transaction took meanwhile makes its job stay failed rather than take it over.
+   */
+  private retryGroupSql(): string {
+    return `WITH picked AS MATERIALIZED (
+         SELECT seq, id, task, key FROM ${this.schema}.jobs
+         WHERE state = 'failed' AND error_fingerprint = $2 AND ($3::text IS NULL OR queue = $3) AND ($4::text IS NULL OR task = $4)
+           AND id > $5
+         ORDER BY id LIMIT $6
+         FOR UPDATE
+       ),
+       free AS (
+         SELECT p.* FROM picked p
+         WHERE p.key IS NULL OR (
+           NOT EXISTS (SELECT FROM ${this.schema}.keys k WHERE k.task = p.task AND k.key = p.key AND k.expires_at IS NULL AND k.job_id <> p.id)
+           AND NOT EXISTS (SELECT FROM picked q WHERE q.task = p.task AND q.key = p.key AND q.id < p.id)
+         )
+       ),
+       keys_taken AS (
+         INSERT INTO ${this.schema}.keys (task, key, job_id) SELECT task, key, id FROM free WHERE key IS NOT NULL
+         ON CONFLICT (task, key) DO UPDATE SET job_id = excluded.job_id, expires_at = NULL
+           WHERE keys.expires_at IS NOT NULL OR keys.job_id = excluded.job_id
+         RETURNING job_id
+       ),
+       r AS (
+         UPDATE ${this.schema}.jobs j SET ${RETRY_SET_SQL}
+         FROM free f WHERE j.seq = f.seq AND (f.key IS NULL OR f.id IN (SELECT job_id FROM keys_taken))
+         RETURNING j.seq, j.queue
+       ),
+       ${this.countedSql('r', "'failed'", "'queued'")},
+       events AS (
+         INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
+         SELECT r.seq, ${AT}, 'retried', 'queued', 0 FROM r${this.eventGate}
+         ORDER BY r.seq
+       )
+       SELECT (SELECT count(*)::int FROM picked) AS read, (SELECT max(id) FROM picked) AS last,
+         (SELECT count(*)::int FROM r) AS retried, (SELECT array_agg(DISTINCT queue) FROM r) AS queues`
+  }
+
+  jobFailureGroups(params: JobFailureGroupsParams): Promise<FailureGroup[]> {
+    return this.track(async () => {
+      const values: unknown[] = [params.limit]
+      const param = (value: string): string => `$${values.push(value)}`
+      const only = params.fingerprint === undefined ? '' : ` AND error_fingerprint = ${param(params.fingerprint)}`
+      const scope = (params.queue === undefined ? '' : ` AND queue = ${param(params.queue)}`) + (params.task === undefined ? '' : ` AND task = ${param(params.task)}`)
+      // Both reads are of the failure-groups index: the aggregate covers every column it reads
+      // (an index-only scan), and each group's newest failure is a backward seek in its range.
+      const rows = await this.rows<{
+        fingerprint: string
+        count: number
+        first_seen: Date
+        last_seen: Date
+        tasks: string[]
+        queues: string[]
+        sample_id: string
+        sample: { name: string; message: string; stack?: string | null } | null
+      }>(
+        this.pool,
+        `WITH groups AS (
+           SELECT error_fingerprint AS fingerprint, count(*)::int AS count, min(finished_at) AS first_seen, max(finished_at) AS last_seen,
+             array_agg(DISTINCT task) AS tasks, array_agg(DISTINCT queue) AS queues
+           FROM ${this.schema}.jobs WHERE state = 'failed' AND error_fingerprint IS NOT NULL${only}${scope}
+           GROUP BY error_fingerprint ORDER BY count DESC, last_seen DESC, fingerprint LIMIT $1
+         )
+         SELECT g.*, s.id AS sample_id, s.error AS sample FROM groups g CROSS JOIN LATERAL (
+           SELECT id, errors -> -1 AS error FROM ${this.schema}.jobs
+           WHERE state = 'failed' AND error_fingerprint = g.fingerprint${scope}
+           ORDER BY finished_at DESC, seq DESC LIMIT 1
+         ) AS s
+         ORDER BY g.count DESC, g.last_seen DESC, g.fingerprint`,
+        values,
+      )
+      return rows.map((row) => ({
+        fingerprint: row.fingerprint,
+        count: row.count,
+        firstSeenAt: row.first_seen,
+        lastSeenAt: row.last_seen,
+        tasks: [...row.tasks].sort(),
+        queues: [...row.queues].sort(),
+        sample: {
+          jobId: row.sample_id,
+          name: row.sample?.name ?? 'Error',
+          message: row.sample?.message ?? '',
+          ...(row.sample?.stack == null ? {} : { stack: row.sample.stack }),
+        },
+      }))
+    })
+  }
+
+  // ─── Worker registry ──────────────────────────────────────────────────────────────────────────
+
+  workerBeat(params: WorkerBeatParams): Promise<void> {
+    return this.track(async () => {
+      await this.rows(
+        this.pool,
+        this.text('worker-beat', () => `INSERT INTO ${this.schema}.workers (id, host, pid, queues, concurrency, started_at, last_seen_at)
+           VALUES ($2, $3, $4, $5::jsonb, $6, to_timestamp($7::float8 / 1000), ${AT})
+           ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
+             concurrency = excluded.concurrency, started_at = excluded.started_at, last_seen_at = excluded.last_seen_at`),
+        [
+          params.now === undefined ? null : new Date(params.now),
+          params.id,
+          sanitize(params.host),
+          params.pid,
+          JSON.stringify(params.queues),
+          params.concurrency,
+          params.startedAt,
+        ],
+      )
+    })
+  }
+
+  workerRemove(params: { id: string }): Promise<void> {
+    return this.track(async () => {
+      await this.rows(this.pool, `DELETE FROM ${this.schema}.workers WHERE id = $1`, [params.id])
+    })
+  }
+
+  workerList(params: WorkerListParams): Promise<WorkerInfo[]> {
+    return this.track(async () => {
+      const workers = await this.rows<WorkerRow>(
+        this.pool,
+        `SELECT * FROM ${this.schema}.workers WHERE last_seen_at >= ${AT} - ${ms('$2')} ORDER BY started_at, id`,
+        [params.now === undefined ? null : new Date(params.now), params.aliveMs],
+      )
+      if (workers.length === 0) return []
+      // The state literal matches the leases index's predicate, so the running jobs are read from
+      // that small index alone, whatever the plan.
+      const jobs = await this.rows<WorkerJobRow>(
+        this.pool,
+        `SELECT worker_id, id, task, queue, attempt, started_at, progress FROM ${this.schema}.jobs
+         WHERE state = 'running' AND worker_id = ANY($1::text[]) ORDER BY started_at, id`,
+        [workers.map((worker) => worker.id)],
+      )
+      return workerInfos(workers, jobs)
     })
   }
 
@@ -953,7 +1204,8 @@ export class PostgresStore implements Store {
            SELECT seq, id, task, key FROM ${this.schema}.jobs WHERE id = $1 AND state IN ${FINISHED_SQL} FOR UPDATE
          ),
          events_gone AS (DELETE FROM ${this.schema}.events WHERE job_seq IN (SELECT seq FROM victim)),
-         jobs_gone AS (DELETE FROM ${this.schema}.jobs WHERE seq IN (SELECT seq FROM victim) RETURNING seq),
+         jobs_gone AS (DELETE FROM ${this.schema}.jobs WHERE seq IN (SELECT seq FROM victim) RETURNING seq, queue, state),
+         ${this.countedSql('jobs_gone', 's.state', 'NULL')},
          keys_gone AS (
            DELETE FROM ${this.schema}.keys k USING victim v WHERE v.key IS NOT NULL AND k.task = v.task AND k.key = v.key AND k.job_id = v.id
          )
@@ -975,11 +1227,13 @@ export class PostgresStore implements Store {
       const rows = await this.rows<{ queue: string; count: number }>(
         this.pool,
         `WITH r AS (
-           UPDATE ${this.schema}.jobs SET state = 'queued'
-           WHERE seq IN (SELECT seq FROM ${this.schema}.jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ${AT}
-             ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-           RETURNING seq, queue, attempt, run_at
+           UPDATE ${this.schema}.jobs j SET state = 'queued'
+           FROM (SELECT seq, state FROM ${this.schema}.jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ${AT}
+             ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED) AS due
+           WHERE j.seq = due.seq
+           RETURNING j.seq, j.queue, j.attempt, j.run_at, due.state AS left_state
          ),
+         ${this.countedSql('r', 's.left_state', "'queued'")},
          events AS (
            INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
            SELECT r.seq, ${AT}, 'promoted', 'queued', r.attempt FROM r${this.eventGate}
@@ -1004,9 +1258,11 @@ export class PostgresStore implements Store {
   }
 
   jobRescue(params: JobRescueParams): Promise<number> {
-    return this.track(async () => {
-      const rows = await this.rows<{ id: string; queue: string; state: JobState }>(
-        this.pool,
+    // A transaction: the jobs failed for good get their fingerprint, hashed here from the error the
+    // statement recorded, in a second statement that must commit with the first.
+    return this.track(() => this.transaction(async (client) => {
+      const rows = await this.rows<{ seq: number; id: string; queue: string; state: JobState; message: string }>(
+        client,
         `WITH r AS (
            UPDATE ${this.schema}.jobs SET
              state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
@@ -1019,6 +1275,7 @@ export class PostgresStore implements Store {
              ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
            RETURNING seq, id, task, queue, state, attempt, key, key_ttl_ms, lease_expires_at, errors -> -1 ->> 'message' AS message
          ),
+         ${this.countedSql('r', "'running'", 's.state')},
          events AS (
            INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
            SELECT r.seq, ${AT}, 'rescued', r.state, r.attempt, json_build_object('error', json_build_object('name', 'LeaseExpired', 'message', r.message))
@@ -1026,9 +1283,20 @@ export class PostgresStore implements Store {
            ORDER BY r.seq
          ),
          ${this.releaseKeysSql('r')}
-         SELECT id, queue, state FROM r`,
+         SELECT seq, id, queue, state, message FROM r`,
         [params.now === undefined ? null : new Date(params.now), params.limit],
       )
+      const failed = rows.filter((row) => row.state === 'failed')
+      if (failed.length > 0) {
+        await this.rows(
+          client,
+          `UPDATE ${this.schema}.jobs j SET error_fingerprint = f.fingerprint FROM unnest($1::bigint[], $2::text[]) AS f(seq, fingerprint)
+           WHERE j.seq = f.seq`,
+          [failed.map((row) => row.seq), failed.map((row) => errorFingerprint({ name: 'LeaseExpired', message: row.message }))],
+        )
+      }
+      return rows
+    }).then((rows) => {
       this.after(
         new NoteSet({
           ready: rows.filter((row) => row.state === 'queued').map((row) => row.queue),
@@ -1036,7 +1304,7 @@ export class PostgresStore implements Store {
         }),
       )
       return rows.length
-    })
+    }))
   }
 
   jobPrune(params: JobPruneParams): Promise<number> {
@@ -1049,14 +1317,16 @@ export class PostgresStore implements Store {
            SELECT * FROM (${pick('completed', '$3')} UNION ALL ${pick('failed', '$4')} UNION ALL ${pick('cancelled', '$5')}) AS v LIMIT $2
          ),
          events_gone AS (DELETE FROM ${this.schema}.events WHERE job_seq IN (SELECT seq FROM victims)),
-         jobs_gone AS (DELETE FROM ${this.schema}.jobs WHERE seq IN (SELECT seq FROM victims) RETURNING seq),
+         jobs_gone AS (DELETE FROM ${this.schema}.jobs WHERE seq IN (SELECT seq FROM victims) RETURNING seq, queue, state),
+         ${this.countedSql('jobs_gone', 's.state', 'NULL')},
          keys_gone AS (
            DELETE FROM ${this.schema}.keys k USING victims v
            WHERE (v.key IS NOT NULL AND k.task = v.task AND k.key = v.key AND k.job_id = v.id)
          ),
-         keys_expired AS (DELETE FROM ${this.schema}.keys WHERE expires_at IS NOT NULL AND expires_at <= ${AT})
+         keys_expired AS (DELETE FROM ${this.schema}.keys WHERE expires_at IS NOT NULL AND expires_at <= ${AT}),
+         workers_gone AS (DELETE FROM ${this.schema}.workers WHERE last_seen_at <= ${AT} - ${ms('$6')})
          SELECT count(*)::int AS count FROM jobs_gone`,
-        [params.now === undefined ? null : new Date(params.now), params.limit, older.completed, older.failed, older.cancelled],
+        [params.now === undefined ? null : new Date(params.now), params.limit, older.completed, older.failed, older.cancelled, WORKER_FORGET_MS],
       )
       return row!.count
     })
@@ -1085,13 +1355,10 @@ export class PostgresStore implements Store {
 
   queueList(): Promise<QueueInfo[]> {
     return this.track(async () => {
-      // One pass over the jobs (an admin read, like jobCounts), plus the queues ever paused.
+      // One statement, so counts, head ages and paused flags come from one snapshot.
       const rows = await this.rows<{ queue: string; state: JobState | null; count: number; oldest: Date | null; paused: boolean | null }>(
         this.pool,
-        `SELECT queue, state, count(*)::int AS count, min(run_at) AS oldest, NULL::boolean AS paused
-         FROM ${this.schema}.jobs GROUP BY queue, state
-         UNION ALL
-         SELECT name, NULL, 0, NULL, paused FROM ${this.schema}.queues`,
+        this.text('queue-list', () => queueReadSql(this.schema).list),
         [],
       )
       const queues = new Map<string, QueueInfo>()
@@ -1106,6 +1373,30 @@ export class PostgresStore implements Store {
         if (row.state === 'queued' && row.oldest !== null) info.oldestQueuedAt = row.oldest
       }
       return [...queues.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0))
+    })
+  }
+
+  queueCountsCompact(params: QueueCountsCompactParams): Promise<number> {
+    return this.track(async () => {
+      // SKIP LOCKED: two leaders overlapping for a moment fold different rows rather than wait.
+      const row = await this.one<{ folded: number }>(
+        this.text('counts-fold', () => `WITH folded AS (
+             DELETE FROM ${this.schema}.queue_count_deltas
+             WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${this.schema}.queue_count_deltas LIMIT $1 FOR UPDATE SKIP LOCKED))
+             RETURNING queue, state, delta
+           ),
+           sums AS (SELECT queue, state, sum(delta) AS delta, count(*) AS rows FROM folded GROUP BY queue, state),
+           added AS (
+             INSERT INTO ${this.schema}.queue_counts AS c (queue, state, n) SELECT queue, state, delta FROM sums
+             ON CONFLICT (queue, state) DO UPDATE SET n = c.n + excluded.n
+           )
+           SELECT coalesce(sum(rows), 0)::bigint AS folded FROM sums`),
+        [params.limit],
+      )
+      // Queues whose jobs are all gone leave the totals: in a statement of its own, since one
+      // statement cannot add to a row and then delete it.
+      await this.rows(this.pool, this.text('counts-zero', () => `DELETE FROM ${this.schema}.queue_counts WHERE n = 0`), [])
+      return row!.folded
     })
   }
 
@@ -1182,8 +1473,9 @@ export class PostgresStore implements Store {
            ${AT}
          FROM (SELECT *, row_number() OVER (ORDER BY finished_at, seq) AS ord FROM taken) AS t
          ORDER BY t.ord
-         RETURNING seq
+         RETURNING seq, queue, state
        ),
+       ${this.countedSql('created', 'NULL', 's.state')},
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt)
          SELECT seq, ${AT}, 'enqueued', 'queued', 0 FROM created${this.eventGate}
@@ -1258,18 +1550,23 @@ export class PostgresStore implements Store {
         // imported job is owed a webhook: the source announced its finish, or still owes it.
         const inserted = await this.rows<{ seq: number; id: string; state: JobState; queue: string; run_at: Date }>(
           client,
-          `INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff, key,
-             key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at, webhook)
+          `WITH inserted AS (
+           INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff, key,
+             key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at, webhook, error_fingerprint)
            SELECT id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff::json, key, key_ttl_ms,
-             payload::json, metadata::json, result::json, progress::json, errors::jsonb, created_at, started_at, finished_at, webhook
+             payload::json, metadata::json, result::json, progress::json, errors::jsonb, created_at, started_at, finished_at, webhook,
+             error_fingerprint
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], $8::int[], $9::bigint[],
              $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::timestamptz[],
-             $19::timestamptz[], $20::timestamptz[], $21::text[]) WITH ORDINALITY
+             $19::timestamptz[], $20::timestamptz[], $21::text[], $22::text[]) WITH ORDINALITY
              AS i(id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff, key, key_ttl_ms, payload,
-               metadata, result, progress, errors, created_at, started_at, finished_at, webhook, ord)
+               metadata, result, progress, errors, created_at, started_at, finished_at, webhook, error_fingerprint, ord)
            ORDER BY ord
            ON CONFLICT (id) DO NOTHING
-           RETURNING seq, id, state, queue, run_at`,
+           RETURNING seq, id, state, queue, run_at
+         ),
+         ${this.countedSql('inserted', 'NULL', 's.state')}
+         SELECT * FROM inserted`,
           [
             jobs.map((job) => job.id),
             jobs.map((job) => job.task),
@@ -1292,6 +1589,8 @@ export class PostgresStore implements Store {
             jobs.map((job) => job.startedAt ?? null),
             jobs.map((job) => job.finishedAt ?? null),
             jobs.map((job) => (job.webhook === undefined ? null : sanitize(job.webhook))),
+            // Of the errors as stored here (sanitised), as every other failure of this store is.
+            jobs.map((job) => (job.state === 'failed' ? failureFingerprint(job.errors.map(storedError)) : null)),
           ],
         )
         const seqOf = new Map(inserted.map((row) => [row.id, row.seq]))
@@ -1484,6 +1783,43 @@ export class PostgresStore implements Store {
     for (const listener of this.listeners) {
       for (const note of notes) listener(note)
     }
+  }
+}
+
+/**
+ * What `jobCounts` (`counts`) and `queueList` (`list`) read in `schema`, none of it in proportion to
+ * the jobs: each count is its folded total plus the deltas not yet folded; and for each queue with
+ * queued jobs, the run time of its oldest one. The ready index orders run times only within a
+ * priority, so that is a skip-scan: a seek for the queue's highest priority, one for each next lower
+ * one, and one per priority for its earliest run time — a few seeks per queue, whether it holds ten
+ * jobs or ten million. Exported for the plan test.
+ */
+export function queueReadSql(schema: string): { counts: string; list: string } {
+  const counts = `SELECT queue, state, sum(n)::bigint AS count FROM (
+      SELECT queue, state, n FROM ${schema}.queue_counts
+      UNION ALL
+      SELECT queue, state, delta FROM ${schema}.queue_count_deltas
+    ) AS c GROUP BY queue, state HAVING sum(n) > 0`
+  return {
+    counts: `${counts} ORDER BY queue, state`,
+    list: `WITH RECURSIVE counts AS (${counts}),
+      heads (queue, priority) AS (
+        SELECT c.queue, (SELECT j.priority FROM ${schema}.jobs j WHERE j.state = 'queued' AND j.queue = c.queue ORDER BY j.priority DESC LIMIT 1)
+        FROM counts c WHERE c.state = 'queued'
+        UNION ALL
+        SELECT h.queue, (SELECT j.priority FROM ${schema}.jobs j WHERE j.state = 'queued' AND j.queue = h.queue AND j.priority < h.priority
+          ORDER BY j.priority DESC LIMIT 1)
+        FROM heads h WHERE h.priority IS NOT NULL
+      ),
+      oldest AS (
+        SELECT h.queue, min((SELECT j.run_at FROM ${schema}.jobs j WHERE j.state = 'queued' AND j.queue = h.queue AND j.priority = h.priority
+          ORDER BY j.run_at LIMIT 1)) AS at
+        FROM heads h WHERE h.priority IS NOT NULL GROUP BY h.queue
+      )
+      SELECT c.queue, c.state, c.count, o.at AS oldest, NULL::boolean AS paused
+      FROM counts c LEFT JOIN oldest o ON c.state = 'queued' AND o.queue = c.queue
+      UNION ALL
+      SELECT name, NULL, 0, NULL, paused FROM ${schema}.queues`,
   }
 }
 
@@ -1701,6 +2037,7 @@ function toJobInfo(row: JobRow): JobInfo {
   if (row.worker_id !== null) job.workerId = row.worker_id
   if (row.lease_expires_at !== null) job.leaseExpiresAt = row.lease_expires_at
   if (row.webhook !== null) job.webhook = row.webhook
+  if (row.error_fingerprint !== null) job.errorFingerprint = row.error_fingerprint
   return job
 }
 

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import type { ResolvedBackoff } from '../../backoff.js'
 import { OffloadError, QueueFullError } from '../../errors.js'
+import { errorFingerprint, failureFingerprint } from '../../fingerprint.js'
 import { uuidv7 } from '../../ids.js'
 import { isFinished, type AttemptError, type JobEvent, type JobEventType, type JobInfo, type JobState, type Json } from '../../job.js'
 import type {
@@ -10,9 +11,11 @@ import type {
   JobLeaseRef,
   EventAppendParams,
   EventListParams,
+  FailureGroup,
   JobClaimParams,
   JobCount,
   JobExportParams,
+  JobFailureGroupsParams,
   JobFinish,
   JobFinishManyParams,
   JobHeartbeatParams,
@@ -28,18 +31,26 @@ import type {
   JobRecord,
   JobRecordEvent,
   JobRescueParams,
+  JobRetryGroupParams,
   JobWebhookDispatchParams,
   LeaderElectParams,
   LostLease,
   QueueInfo,
+  QueueCountsCompactParams,
   QueuePauseParams,
   Store,
   StoreCapabilities,
   StoreNote,
   WebhookDeliveryPayload,
+  WorkerBeatParams,
+  WorkerInfo,
+  WorkerListParams,
 } from '../store.js'
+import { WORKER_FORGET_MS } from '../store.js'
+import { workerInfos, type WorkerJobRow, type WorkerRow } from '../worker-infos.js'
 import { notApplicableError } from '../not-applicable.js'
 import { ChangeWatcher } from './change-watcher.js'
+import { CountMoves } from './count-moves.js'
 import { GroupCommit, isBusy, sqliteError } from './group-commit.js'
 import { LATEST_VERSION, MIGRATIONS } from './migrations.js'
 
@@ -84,7 +95,12 @@ interface JobRow {
   finished_at: number | null
   webhook: string | null
   webhook_due: number
+  error_fingerprint: string | null
 }
+
+/** A registry row as SQLite holds it: queues as JSON text, times in epoch ms. */
+type StoredWorker = Omit<WorkerRow, 'queues' | 'started_at' | 'last_seen_at'> & { queues: string; started_at: number; last_seen_at: number }
+type StoredWorkerJob = Omit<WorkerJobRow, 'started_at' | 'progress'> & { started_at: number | null; progress: string | null }
 
 /** The columns a finished job's key release and event need. */
 interface FinishedRow {
@@ -121,8 +137,41 @@ const WEBHOOK_DUE_SQL = 'webhook_due = webhook IS NOT NULL'
  */
 const UNLESS_PAUSED = `iif(EXISTS (SELECT 1 FROM offload_queues WHERE name = ? AND paused = 1), 0, `
 
+/**
+ * What `jobCounts` and `queueList` read, none of it in proportion to the jobs: the maintained
+ * counts, the paused flags, and for each queue with queued jobs the run time of its oldest one. The
+ * ready index orders run times only within a priority, so that last is a skip-scan: a seek for the
+ * queue's highest priority, one for each next lower one, and one per priority for its earliest run
+ * time — a few seeks per queue, whether it holds ten jobs or ten million. Exported for the plan test.
+ */
+export const QUEUE_READ_SQL = {
+  counts: 'SELECT queue, state, n AS count FROM offload_queue_counts WHERE n > 0 ORDER BY queue, state',
+  oldest: `WITH RECURSIVE heads (queue, priority) AS (
+      SELECT c.queue, (SELECT j.priority FROM offload_jobs j WHERE j.state = 'queued' AND j.queue = c.queue ORDER BY j.priority DESC LIMIT 1)
+      FROM offload_queue_counts c WHERE c.state = 'queued' AND c.n > 0
+      UNION ALL
+      SELECT h.queue, (SELECT j.priority FROM offload_jobs j WHERE j.state = 'queued' AND j.queue = h.queue AND j.priority < h.priority
+        ORDER BY j.priority DESC LIMIT 1)
+      FROM heads h WHERE h.priority IS NOT NULL
+    )
+    SELECT h.queue, min((SELECT j.run_at FROM offload_jobs j WHERE j.state = 'queued' AND j.queue = h.queue AND j.priority = h.priority
+      ORDER BY j.run_at LIMIT 1)) AS oldest
+    FROM heads h WHERE h.priority IS NOT NULL GROUP BY h.queue`,
+  paused: 'SELECT name, paused FROM offload_queues',
+} as const
+
 /** A claim needs no fsync of its own: the claimed job's outcome syncs it (see GroupCommit). */
 const CLAIM = { durable: false }
+/** Nor does the worker registry: a beat lost to a power cut is made good by the next one. */
+const REGISTRY = { durable: false }
+/** Failed jobs fingerprinted per transaction by `migrate()`'s backfill: short enough not to hold the write lock long. */
+const BACKFILL_BATCH = 1000
+/**
+ * A manual retry's change to a failed or cancelled job: queued now (`?`), attempts from zero. The
+ * old run's progress would describe work that starts over; its errors stay, for the record.
+ */
+const RETRY_SET_SQL = `state = 'queued', attempt = 0, run_at = ?, finished_at = NULL, result = NULL, progress = NULL,
+  worker_id = NULL, lease_expires_at = NULL, error_fingerprint = NULL`
 
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
@@ -184,7 +233,7 @@ export class SqliteStore implements Store {
 
   async migrate(): Promise<{ applied: number[]; version: number }> {
     this.assertOpen()
-    return this.retryBusy(() =>
+    const result = await this.retryBusy(() =>
       this.db
         .transaction(() => {
           this.db.exec(`CREATE TABLE IF NOT EXISTS offload_migrations (
@@ -210,6 +259,27 @@ export class SqliteStore implements Store {
         })
         .immediate(),
     )
+    await this.fingerprintBackfill()
+    return result
+  }
+
+  /**
+   * Fingerprints failed jobs that have none: those failed before migration 4 added fingerprints
+   * (a hash in JS, so no migration's SQL can compute it). Batched, a transaction each; a batch
+   * that finds nothing left ends it, so a later start (after a crash midway) finishes the job and
+   * every other start costs one look at the failed-jobs index.
+   */
+  private async fingerprintBackfill(): Promise<void> {
+    for (let done = false; !done; ) {
+      done = await this.write(() => {
+        const rows = this.sql(`SELECT seq, errors FROM offload_jobs WHERE state = 'failed' AND error_fingerprint IS NULL LIMIT +?`).all(
+          BACKFILL_BATCH,
+        ) as { seq: number; errors: string | null }[]
+        const set = this.sql('UPDATE offload_jobs SET error_fingerprint = ? WHERE seq = ?')
+        for (const row of rows) set.run(failureFingerprint(row.errors === null ? [] : (JSON.parse(row.errors) as StoredError[])), row.seq)
+        return rows.length < BACKFILL_BATCH
+      })
+    }
   }
 
   close(): Promise<void> {
@@ -237,7 +307,7 @@ export class SqliteStore implements Store {
   // ─── Enqueue ──────────────────────────────────────────────────────────────────────────────────
 
   jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
-    return this.write((notes) => {
+    return this.write((notes, moves) => {
       const at = params.now ?? this.clock()
       // Inside the write transaction nobody else inserts, and a new row's seq is one more than the
       // largest: the rows above `before` are exactly this call's, in input order.
@@ -279,6 +349,7 @@ export class SqliteStore implements Store {
         if (state === 'queued') readyQueues.add(job.queue)
         else earliestDue = Math.min(earliestDue, runAt)
         results[i] = { id: job.id, state, existing: false }
+        moves.move(job.queue, undefined, state)
       }
       this.insertJobRows(params.jobs, run, runAts, at)
       this.enqueuedEvents(before, inserted, at)
@@ -390,6 +461,15 @@ export class SqliteStore implements Store {
         where.push('task = ?')
         args.push(params.task)
       }
+      // Each reads its own partial index (the state literal lets SQLite use the failed-jobs one).
+      if (params.key !== undefined) {
+        where.push('key = ?')
+        args.push(params.key)
+      }
+      if (params.fingerprint !== undefined) {
+        where.push(`state = 'failed' AND error_fingerprint = ?`)
+        args.push(params.fingerprint)
+      }
       if (params.before !== undefined) {
         where.push('id < ?')
         args.push(params.before)
@@ -401,10 +481,7 @@ export class SqliteStore implements Store {
   }
 
   jobCounts(): Promise<JobCount[]> {
-    return this.read(
-      () =>
-        this.sql(`SELECT queue, state, count(*) AS count FROM offload_jobs GROUP BY queue, state ORDER BY queue, state`).all() as JobCount[],
-    )
+    return this.read(() => this.sql(QUEUE_READ_SQL.counts).all() as JobCount[])
   }
 
   eventList(params: EventListParams): Promise<JobEvent[]> {
@@ -433,7 +510,7 @@ export class SqliteStore implements Store {
     const queueArgs = params.queues.flatMap((queue) => [queue, queue])
     const any = await this.read(() => this.readyStatement(params.queues.length).get(...queueArgs))
     if (any === 0) return []
-    return this.write(() => {
+    return this.write((_notes, moves) => {
       const at = params.now ?? this.clock()
       // Rows as arrays: better-sqlite3 builds a keyed object per row by setting each property by
       // name, a microsecond a row for these 15 columns.
@@ -450,6 +527,7 @@ export class SqliteStore implements Store {
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!
         started[i] = [row[0], row[8]]
+        moves.move(row[3], 'queued', 'running')
         claimed[i] = {
           id: row[1],
           task: row[2],
@@ -522,7 +600,7 @@ export class SqliteStore implements Store {
 
   jobFinishMany(params: JobFinishManyParams): Promise<boolean[]> {
     if (params.finishes.length === 0 && !this.closed) return Promise.resolve([])
-    return this.write((notes) => {
+    return this.write((notes, moves) => {
       const at = params.now ?? this.clock()
       const applied: boolean[] = new Array(params.finishes.length)
       const finishedIds: string[] = []
@@ -536,6 +614,7 @@ export class SqliteStore implements Store {
         const done = this.completeMany(
           completions.map((i) => params.finishes[i] as JobLeaseRef & { result: string }),
           at,
+          moves,
         )
         for (const i of completions) {
           const id = params.finishes[i]!.id
@@ -554,6 +633,7 @@ export class SqliteStore implements Store {
         const row = this.finishOne(finish, at)
         applied[i] = row !== undefined
         if (row === undefined) continue
+        moves.move(row.queue, 'running', FINISH_STATES[finish.outcome])
         switch (finish.outcome) {
           case 'failed':
             finishedIds.push(row.id)
@@ -579,12 +659,12 @@ export class SqliteStore implements Store {
    * costs two statements per batch instead of two per job, about a fifth of a drain's CPU.
    * Returns the ids whose lease still held.
    */
-  private completeMany(completions: readonly (JobLeaseRef & { result: string })[], at: number): Set<string> {
+  private completeMany(completions: readonly (JobLeaseRef & { result: string })[], at: number, moves: CountMoves): Set<string> {
     const rows = this.sql(`UPDATE offload_jobs SET state = 'completed', result = c.value ->> 2, finished_at = ?,
         worker_id = NULL, lease_expires_at = NULL, ${WEBHOOK_DUE_SQL}
       FROM json_each(?) AS c
       WHERE offload_jobs.id = c.value ->> 0 AND offload_jobs.lease = c.value ->> 1 AND offload_jobs.state = 'running'
-      RETURNING seq, attempt, id, task, key, key_ttl_ms`)
+      RETURNING seq, attempt, id, task, key, key_ttl_ms, queue`)
       .raw()
       .all(at, JSON.stringify(completions.map((completion) => [completion.id, completion.lease, completion.result]))) as CompletedRow[]
     const completed: [seq: number, attempt: number][] = new Array(rows.length)
@@ -593,6 +673,7 @@ export class SqliteStore implements Store {
       const row = rows[i]!
       completed[i] = [row[0], row[1]]
       done.add(row[2])
+      moves.move(row[6], 'running', 'completed')
       if (row[4] !== null) this.releaseKey({ seq: row[0], task: row[3], key: row[4], key_ttl_ms: row[5] }, at)
     }
     this.events(completed, at, 'completed', 'completed', null)
@@ -617,8 +698,8 @@ export class SqliteStore implements Store {
       case 'failed': {
         const row = this.sql(`UPDATE offload_jobs SET state = 'failed', finished_at = ?,
           errors = json_insert(coalesce(errors, '[]'), '$[#]', json_object('attempt', attempt, 'at', ?, 'name', ?, 'message', ?, 'stack', ?)),
-          worker_id = NULL, lease_expires_at = NULL, ${WEBHOOK_DUE_SQL} ${fence}`).get(
-          at, at, finish.error.name, finish.error.message, finish.error.stack ?? null, finish.id, finish.lease,
+          error_fingerprint = ?, worker_id = NULL, lease_expires_at = NULL, ${WEBHOOK_DUE_SQL} ${fence}`).get(
+          at, at, finish.error.name, finish.error.message, finish.error.stack ?? null, errorFingerprint(finish.error), finish.id, finish.lease,
         ) as FinishedRow | undefined
         if (row !== undefined) {
           this.event(row.seq, at, 'failed', 'failed', row.attempt, { error: errorData(finish.error) })
@@ -666,11 +747,14 @@ export class SqliteStore implements Store {
   // ─── Admin ────────────────────────────────────────────────────────────────────────────────────
 
   jobCancel(params: { id: string; now?: number }): Promise<JobInfo> {
-    return this.write((notes) => {
+    return this.write((notes, moves) => {
       const at = params.now ?? this.clock()
+      // RETURNING says only the new state; the counts need the one the job leaves.
+      const from = this.sql('SELECT state FROM offload_jobs WHERE id = ?').pluck().get(params.id) as JobState | undefined
       const row = this.sql(`UPDATE offload_jobs SET state = 'cancelled', finished_at = ?, worker_id = NULL, lease_expires_at = NULL,
         ${WEBHOOK_DUE_SQL} WHERE id = ? AND state IN ${UNFINISHED_SQL} RETURNING *`).get(at, params.id) as JobRow | undefined
-      if (row === undefined) throw this.notApplicable(params.id, 'cancel')
+      if (row === undefined) throw this.notApplicable(params.id, 'cancel', from)
+      moves.move(row.queue, from, 'cancelled')
       this.event(row.seq, at, 'cancelled', 'cancelled', row.attempt)
       this.releaseKey(row, at)
       notes.push({ kind: 'finished', ids: [row.id] }, { kind: 'cancelled', ids: [row.id] })
@@ -679,7 +763,7 @@ export class SqliteStore implements Store {
   }
 
   jobRetry(params: { id: string; now?: number }): Promise<JobInfo> {
-    return this.write((notes) => {
+    return this.write((notes, moves) => {
       const at = params.now ?? this.clock()
       const current = this.sql(`SELECT seq, task, key, state FROM offload_jobs WHERE id = ?`).get(params.id) as
         | { seq: number; task: string; key: string | null; state: JobState }
@@ -687,41 +771,172 @@ export class SqliteStore implements Store {
       if (current === undefined || (current.state !== 'failed' && current.state !== 'cancelled')) {
         throw this.notApplicable(params.id, 'retry', current?.state)
       }
-      if (current.key !== null) {
-        const holder = this.sql(`SELECT k.job_seq, j.id FROM offload_keys k JOIN offload_jobs j ON j.seq = k.job_seq
-          WHERE k.task = ? AND k.key = ? AND k.expires_at IS NULL`).get(current.task, current.key) as
-          | { job_seq: number; id: string }
-          | undefined
-        if (holder !== undefined && holder.job_seq !== current.seq) {
-          throw new OffloadError(
-            'INVALID_STATE',
-            `job ${params.id} cannot be retried: its key '${current.key}' is held by unfinished job ${holder.id}`,
-            { id: params.id, key: current.key, heldBy: holder.id },
-          )
-        }
-        this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, NULL)').run(
-          current.task,
-          current.key,
-          current.seq,
+      const row = this.retryRow(current, at)
+      if ('heldBy' in row) {
+        throw new OffloadError(
+          'INVALID_STATE',
+          `job ${params.id} cannot be retried: its key '${current.key}' is held by unfinished job ${row.heldBy}`,
+          { id: params.id, key: current.key, heldBy: row.heldBy },
         )
       }
-      // The old run's progress would describe work that starts over; its errors stay, for the record.
-      const row = this.sql(`UPDATE offload_jobs SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL,
-        result = NULL, progress = NULL, worker_id = NULL, lease_expires_at = NULL WHERE seq = ? RETURNING *`).get(at, current.seq) as JobRow
-      this.event(row.seq, at, 'retried', 'queued', 0)
+      moves.move(row.queue, current.state, 'queued')
       notes.push({ kind: 'ready', queue: row.queue })
       return toJobInfo(row)
     })
   }
 
-  jobDelete(params: { id: string }): Promise<void> {
+  jobRetryGroup(params: JobRetryGroupParams): Promise<number> {
+    return this.write((notes, moves) => {
+      const at = params.now ?? this.clock()
+      const filters = failureFilters(params)
+      // Oldest first along the group's index; a job passed over (its key held) stays failed, so
+      // the next page starts after the last job read rather than again from the top.
+      const page = this.sql(`SELECT seq, id, task, key FROM offload_jobs
+        WHERE state = 'failed' AND error_fingerprint = ? AND id > ?${filters.sql} ORDER BY id LIMIT +?`)
+      const queues = new Set<string>()
+      let retried = 0
+      for (let after = ''; retried < params.limit; ) {
+        const wanted = params.limit - retried
+        const rows = page.all(params.fingerprint, after, ...filters.args, wanted) as { seq: number; id: string; task: string; key: string | null }[]
+        for (const current of rows) {
+          const row = this.retryRow(current, at)
+          if ('heldBy' in row) continue
+          retried++
+          queues.add(row.queue)
+          moves.move(row.queue, 'failed', 'queued')
+        }
+        if (rows.length < wanted) break
+        after = rows[rows.length - 1]!.id
+      }
+      for (const queue of queues) notes.push({ kind: 'ready', queue })
+      return retried
+    })
+  }
+
+  /**
+   * `jobRetry`'s change to a failed or cancelled job, with its key taken again; or, when another
+   * unfinished job holds that key now, nothing changed and that job's id.
+   */
+  private retryRow(current: { seq: number; task: string; key: string | null }, at: number): JobRow | { heldBy: string } {
+    if (current.key !== null) {
+      const holder = this.sql(`SELECT k.job_seq, j.id FROM offload_keys k JOIN offload_jobs j ON j.seq = k.job_seq
+        WHERE k.task = ? AND k.key = ? AND k.expires_at IS NULL`).get(current.task, current.key) as
+        | { job_seq: number; id: string }
+        | undefined
+      if (holder !== undefined && holder.job_seq !== current.seq) return { heldBy: holder.id }
+      this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, NULL)').run(current.task, current.key, current.seq)
+    }
+    const row = this.sql(`UPDATE offload_jobs SET ${RETRY_SET_SQL} WHERE seq = ? RETURNING *`).get(at, current.seq) as JobRow
+    this.event(row.seq, at, 'retried', 'queued', 0)
+    return row
+  }
+
+  jobFailureGroups(params: JobFailureGroupsParams): Promise<FailureGroup[]> {
+    return this.read(() =>
+      // One read transaction: the groups and their samples from one snapshot.
+      this.db.transaction(() => {
+        const filters = failureFilters(params)
+        const only = params.fingerprint === undefined ? '' : ' AND error_fingerprint = ?'
+        const onlyArgs = params.fingerprint === undefined ? [] : [params.fingerprint]
+        // The failure-groups index covers every column read here, so this never reads a job row.
+        const groups = this.sql(`SELECT error_fingerprint AS fingerprint, count(*) AS count, min(finished_at) AS first,
+            max(finished_at) AS last, json_group_array(DISTINCT task) AS tasks, json_group_array(DISTINCT queue) AS queues
+          FROM offload_jobs WHERE state = 'failed' AND error_fingerprint IS NOT NULL${only}${filters.sql}
+          GROUP BY error_fingerprint ORDER BY count DESC, last DESC, fingerprint LIMIT +?`).all(...onlyArgs, ...filters.args, params.limit) as {
+          fingerprint: string
+          count: number
+          first: number
+          last: number
+          tasks: string
+          queues: string
+        }[]
+        // A seek to the end of each group's range of the same index finds its newest failure.
+        const newest = this.sql(`SELECT id, errors ->> '$[#-1].name' AS name, errors ->> '$[#-1].message' AS message,
+            errors ->> '$[#-1].stack' AS stack
+          FROM offload_jobs WHERE state = 'failed' AND error_fingerprint = ?${filters.sql} ORDER BY finished_at DESC, seq DESC LIMIT 1`)
+        return groups.map((group): FailureGroup => {
+          const sample = newest.get(group.fingerprint, ...filters.args) as { id: string; name: string | null; message: string | null; stack: string | null }
+          return {
+            fingerprint: group.fingerprint,
+            count: group.count,
+            firstSeenAt: new Date(group.first),
+            lastSeenAt: new Date(group.last),
+            tasks: (JSON.parse(group.tasks) as string[]).sort(),
+            queues: (JSON.parse(group.queues) as string[]).sort(),
+            sample: {
+              jobId: sample.id,
+              name: sample.name ?? 'Error',
+              message: sample.message ?? '',
+              ...(sample.stack === null ? {} : { stack: sample.stack }),
+            },
+          }
+        })
+      })(),
+    )
+  }
+
+  // ─── Worker registry ──────────────────────────────────────────────────────────────────────────
+
+  workerBeat(params: WorkerBeatParams): Promise<void> {
     return this.write(() => {
-      const row = this.sql(`SELECT seq, task, key, state FROM offload_jobs WHERE id = ?`).get(params.id) as
-        | { seq: number; task: string; key: string | null; state: JobState }
+      this.sql(`INSERT INTO offload_workers (id, host, pid, queues, concurrency, started_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues,
+          concurrency = excluded.concurrency, started_at = excluded.started_at, last_seen_at = excluded.last_seen_at`).run(
+        params.id,
+        params.host,
+        params.pid,
+        JSON.stringify(params.queues),
+        params.concurrency,
+        params.startedAt,
+        params.now ?? this.clock(),
+      )
+    }, REGISTRY)
+  }
+
+  workerRemove(params: { id: string }): Promise<void> {
+    return this.write(() => {
+      this.sql('DELETE FROM offload_workers WHERE id = ?').run(params.id)
+    }, REGISTRY)
+  }
+
+  workerList(params: WorkerListParams): Promise<WorkerInfo[]> {
+    return this.read(() =>
+      this.db.transaction(() => {
+        const at = params.now ?? this.clock()
+        const workers = this.sql('SELECT * FROM offload_workers WHERE last_seen_at >= ? ORDER BY started_at, id').all(at - params.aliveMs) as StoredWorker[]
+        if (workers.length === 0) return []
+        // INDEXED BY: nothing in the WHERE narrows the leases index's range, so only the planner's
+        // estimates keep it off a scan of the whole table; this walks the running jobs alone, always.
+        const jobs = this.sql(`SELECT worker_id, id, task, queue, attempt, started_at, progress FROM offload_jobs INDEXED BY offload_jobs_leases
+          WHERE state = 'running' AND worker_id IN (SELECT value FROM json_each(?)) ORDER BY started_at, id`).all(
+          JSON.stringify(workers.map((worker) => worker.id)),
+        ) as StoredWorkerJob[]
+        return workerInfos(
+          workers.map((worker) => ({
+            ...worker,
+            queues: JSON.parse(worker.queues) as string[],
+            started_at: new Date(worker.started_at),
+            last_seen_at: new Date(worker.last_seen_at),
+          })),
+          jobs.map((job) => ({
+            ...job,
+            started_at: job.started_at === null ? null : new Date(job.started_at),
+            progress: job.progress === null ? null : (JSON.parse(job.progress) as Json),
+          })),
+        )
+      })(),
+    )
+  }
+
+  jobDelete(params: { id: string }): Promise<void> {
+    return this.write((_notes, moves) => {
+      const row = this.sql(`SELECT seq, task, queue, key, state FROM offload_jobs WHERE id = ?`).get(params.id) as
+        | { seq: number; task: string; queue: string; key: string | null; state: JobState }
         | undefined
       if (row === undefined || !isFinished(row.state)) throw this.notApplicable(params.id, 'delete', row?.state)
       this.sql('DELETE FROM offload_events WHERE job_seq = ?').run(row.seq)
       this.sql('DELETE FROM offload_jobs WHERE seq = ?').run(row.seq)
+      moves.move(row.queue, row.state, undefined)
       if (row.key !== null) this.sql('DELETE FROM offload_keys WHERE task = ? AND key = ? AND job_seq = ?').run(row.task, row.key, row.seq)
     })
   }
@@ -766,13 +981,14 @@ export class SqliteStore implements Store {
   }
 
   jobImport(params: JobImportParams): Promise<JobImportResult> {
-    return this.write((notes) => {
+    return this.write((notes, moves) => {
       const at = params.now ?? this.clock()
       // ON CONFLICT: a job already here (an earlier run of the copy) is left exactly as it is.
       // An imported job is never due for a webhook delivery: the source owes its finishes so far.
       const insert = this.sql(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, attempt, max_attempts,
-        timeout_ms, backoff, key, key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at, webhook)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+        timeout_ms, backoff, key, key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at, webhook,
+        error_fingerprint)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
       const keyTake = this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, ?)')
       const result: JobImportResult = { imported: 0, skipped: 0, keyConflicts: [] }
       const events: [seq: number, at: number, type: JobEventType, state: JobState, attempt: number, data: string | null][] = []
@@ -806,12 +1022,14 @@ export class SqliteStore implements Store {
           job.startedAt?.getTime() ?? null,
           job.finishedAt?.getTime() ?? null,
           job.webhook ?? null,
+          state === 'failed' ? failureFingerprint(job.errors) : null,
         )
         if (inserted.changes === 0) {
           result.skipped++
           continue
         }
         result.imported++
+        moves.move(job.queue, undefined, state)
         const seq = Number(inserted.lastInsertRowid)
         if (job.key !== undefined) {
           const expiresAt = keyHoldOf(state, job.finishedAt, keyTtlMs, at)
@@ -842,16 +1060,18 @@ export class SqliteStore implements Store {
   // ─── Maintenance ──────────────────────────────────────────────────────────────────────────────
 
   jobPromote(params: JobPromoteParams): Promise<number> {
-    return this.write((notes) => {
+    return this.write((notes, moves) => {
       const at = params.now ?? this.clock()
-      const rows = this.sql(`UPDATE offload_jobs SET state = 'queued'
-        WHERE seq IN (SELECT seq FROM offload_jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ?
-          ORDER BY run_at LIMIT +?)
-        RETURNING seq, queue, attempt`).all(at, params.limit) as { seq: number; queue: string; attempt: number }[]
+      // Read, then update by seq: the counts need the state each job leaves, which RETURNING does not say.
+      const rows = this.sql(`SELECT seq, queue, state, attempt FROM offload_jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= ?
+        ORDER BY run_at LIMIT +?`).all(at, params.limit) as { seq: number; queue: string; state: JobState; attempt: number }[]
+      if (rows.length === 0) return 0
+      this.sql(`UPDATE offload_jobs SET state = 'queued' WHERE seq IN (SELECT value FROM json_each(?))`).run(JSON.stringify(rows.map((row) => row.seq)))
       const queues = new Set<string>()
       for (const row of rows) {
         this.event(row.seq, at, 'promoted', 'queued', row.attempt)
         queues.add(row.queue)
+        moves.move(row.queue, row.state, 'queued')
       }
       for (const queue of queues) notes.push({ kind: 'ready', queue })
       return rows.length
@@ -867,7 +1087,7 @@ export class SqliteStore implements Store {
   }
 
   jobRescue(params: JobRescueParams): Promise<number> {
-    return this.write((notes) => {
+    return this.write((notes, moves) => {
       const at = params.now ?? this.clock()
       const rows = this.sql(`UPDATE offload_jobs SET
           state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
@@ -884,9 +1104,12 @@ export class SqliteStore implements Store {
       })[]
       const failed: string[] = []
       const queues = new Set<string>()
+      const fingerprint = this.sql('UPDATE offload_jobs SET error_fingerprint = ? WHERE seq = ?')
       for (const row of rows) {
         this.event(row.seq, at, 'rescued', row.state, row.attempt, { error: { name: 'LeaseExpired', message: row.message } })
+        moves.move(row.queue, 'running', row.state)
         if (row.state === 'failed') {
+          fingerprint.run(errorFingerprint({ name: 'LeaseExpired', message: row.message }), row.seq)
           this.releaseKey(row, at)
           failed.push(row.id)
         } else queues.add(row.queue)
@@ -898,14 +1121,15 @@ export class SqliteStore implements Store {
   }
 
   jobPrune(params: JobPruneParams): Promise<number> {
-    return this.write(() => {
+    return this.write((_notes, moves) => {
       const at = params.now ?? this.clock()
-      const victims: { seq: number; task: string; key: string | null }[] = []
+      const victims: { seq: number; task: string; queue: string; key: string | null }[] = []
       for (const state of ['completed', 'failed', 'cancelled'] as const) {
         const room = params.limit - victims.length
         if (room <= 0) break
-        const rows = this.sql(`SELECT seq, task, key FROM offload_jobs WHERE state = ? AND finished_at <= ?
+        const rows = this.sql(`SELECT seq, task, queue, key FROM offload_jobs WHERE state = ? AND finished_at <= ?
           ORDER BY id LIMIT +?`).all(state, at - params.olderThanMs[state], room) as typeof victims
+        for (const row of rows) moves.move(row.queue, state, undefined)
         victims.push(...rows)
       }
       if (victims.length > 0) {
@@ -916,6 +1140,9 @@ export class SqliteStore implements Store {
         for (const victim of victims) if (victim.key !== null) dropKey.run(victim.task, victim.key, victim.seq)
       }
       this.sql('DELETE FROM offload_keys WHERE expires_at IS NOT NULL AND expires_at <= ?').run(at)
+      this.sql('DELETE FROM offload_workers WHERE last_seen_at <= ?').run(at - WORKER_FORGET_MS)
+      // Queues whose jobs are all gone (counts left at 0 by earlier writes) leave the counts too.
+      this.sql('DELETE FROM offload_queue_counts WHERE n = 0').run()
       return victims.length
     })
   }
@@ -941,30 +1168,29 @@ export class SqliteStore implements Store {
 
   queueList(): Promise<QueueInfo[]> {
     return this.read(() =>
-      // One read transaction: the counts and the paused flags from one snapshot.
+      // One read transaction: the counts, head ages and paused flags from one snapshot.
       this.db.transaction(() => {
-        const rows = this.sql(`SELECT queue, state, count(*) AS count, min(run_at) AS oldest FROM offload_jobs GROUP BY queue, state`).all() as {
-          queue: string
-          state: JobState
-          count: number
-          oldest: number
-        }[]
-        const flags = this.sql('SELECT name, paused FROM offload_queues').all() as { name: string; paused: number }[]
+        const rows = this.sql(QUEUE_READ_SQL.counts).all() as JobCount[]
+        const oldest = this.sql(QUEUE_READ_SQL.oldest).all() as { queue: string; oldest: number }[]
+        const flags = this.sql(QUEUE_READ_SQL.paused).all() as { name: string; paused: number }[]
         const queues = new Map<string, QueueInfo>()
         const queueOf = (name: string): QueueInfo => {
           let queue = queues.get(name)
           if (queue === undefined) queues.set(name, (queue = { queue: name, paused: false, counts: emptyCounts() }))
           return queue
         }
-        for (const row of rows) {
-          const queue = queueOf(row.queue)
-          queue.counts[row.state] = row.count
-          if (row.state === 'queued') queue.oldestQueuedAt = new Date(row.oldest)
-        }
+        for (const row of rows) queueOf(row.queue).counts[row.state] = row.count
+        for (const row of oldest) queueOf(row.queue).oldestQueuedAt = new Date(row.oldest)
         for (const flag of flags) queueOf(flag.name).paused = flag.paused === 1
         return [...queues.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0))
       })(),
     )
+  }
+
+  /** Nothing to fold: the one writer at a time updates the counts in place (see CountMoves). */
+  async queueCountsCompact(_params: QueueCountsCompactParams): Promise<number> {
+    this.assertOpen()
+    return 0
   }
 
   queuePause(params: QueuePauseParams): Promise<void> {
@@ -995,7 +1221,7 @@ export class SqliteStore implements Store {
       this.sql(`SELECT 1 FROM offload_jobs WHERE webhook_due = 1 AND state IN ('completed', 'failed', 'cancelled') LIMIT 1`).get(),
     )
     if (owed === undefined) return 0
-    return this.write((notes) => {
+    return this.write((notes, moves) => {
       const at = params.now ?? this.clock()
       // Only finished jobs: one retried before its finish was dispatched is announced once, at
       // its next finish (its row no longer says how the earlier one ended).
@@ -1040,6 +1266,7 @@ export class SqliteStore implements Store {
         at,
       )
       this.enqueuedEvents(before, jobs.length, at)
+      moves.move(delivery.queue, undefined, 'queued', jobs.length)
       notes.push({ kind: 'ready', queue: delivery.queue })
       return jobs.length
     })
@@ -1062,6 +1289,16 @@ export class SqliteStore implements Store {
   }
 
   // ─── Internals ────────────────────────────────────────────────────────────────────────────────
+
+  /** Adds a write's moves to `offload_queue_counts`: one upsert per queue and state whose count changed. */
+  private countMoves(moves: CountMoves): void {
+    let upsert: Statement | undefined
+    for (const [queue, state, change] of moves.entries()) {
+      upsert ??= this.sql(`INSERT INTO offload_queue_counts (queue, state, n) VALUES (?, ?, ?)
+        ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n`)
+      upsert.run(queue, state, change)
+    }
+  }
 
   /** The largest job seq: inside a write transaction, the jobs it inserts next are numbered above it. */
   private lastJobSeq(): number {
@@ -1121,10 +1358,21 @@ export class SqliteStore implements Store {
     return statement
   }
 
-  /** `durable: false` only for claims: see GroupCommit. */
-  private write<T>(op: (notes: StoreNote[]) => T, options?: { durable: boolean }): Promise<T> {
+  /**
+   * Runs `op` in the process's shared write transaction (`durable: false` only for claims: see
+   * GroupCommit). The jobs `op` creates, moves and deletes must be recorded in `moves`: they are
+   * added to the counts per queue and state in the same savepoint, so a write that fails counts
+   * nothing.
+   */
+  private write<T>(op: (notes: StoreNote[], moves: CountMoves) => T, options?: { durable: boolean }): Promise<T> {
     if (this.closed) return Promise.reject(new OffloadError('CLOSED', 'the store is closed'))
-    return this.writes.submit(op, options).catch((error: unknown) => {
+    const counted = (notes: StoreNote[]): T => {
+      const moves = new CountMoves()
+      const value = op(notes, moves)
+      this.countMoves(moves)
+      return value
+    }
+    return this.writes.submit(counted, options).catch((error: unknown) => {
       throw sqliteError(error, this.description)
     })
   }
@@ -1158,6 +1406,21 @@ export class SqliteStore implements Store {
       for (const note of notes) listener(note)
     }
   }
+}
+
+/** The optional queue and task filters of the failure-triage reads, as SQL to append and its arguments. */
+function failureFilters(params: { queue?: string; task?: string }): { sql: string; args: string[] } {
+  const sql: string[] = []
+  const args: string[] = []
+  if (params.queue !== undefined) {
+    sql.push(' AND queue = ?')
+    args.push(params.queue)
+  }
+  if (params.task !== undefined) {
+    sql.push(' AND task = ?')
+    args.push(params.task)
+  }
+  return { sql: sql.join(''), args }
 }
 
 /** Whether two new jobs differ in nothing `jobInsertMany` writes but id, payload and run time. */
@@ -1244,8 +1507,14 @@ type ClaimRow = [
   createdAt: number,
 ]
 
-/** A completed job as `completeMany` returns it: its event's columns first, then its key's. */
-type CompletedRow = [seq: number, attempt: number, id: string, task: string, key: string | null, keyTtlMs: number | null]
+/** A completed job as `completeMany` returns it: its event's columns first, then its key's, then its queue. */
+type CompletedRow = [seq: number, attempt: number, id: string, task: string, key: string | null, keyTtlMs: number | null, queue: string]
+
+/** The state each outcome but `completed` leaves a job in. */
+const FINISH_STATES = { retry: 'retrying', failed: 'failed', snoozed: 'scheduled', released: 'queued' } as const satisfies Record<
+  Exclude<JobFinish['outcome'], 'completed'>,
+  JobState
+>
 
 /** Highest priority first, then earliest run time, then oldest: the order of the ready index. */
 function claimOrder(a: ClaimRow, b: ClaimRow): number {
@@ -1269,7 +1538,15 @@ function keyHoldOf(state: JobState, finishedAt: Date | undefined, keyTtlMs: numb
 }
 
 /** An attempt's error as the `errors` column holds it (what `toJobInfo` reads back). */
-function storedError(error: AttemptError): { attempt: number; at: number; name: string; message: string; stack: string | null } {
+interface StoredError {
+  attempt: number
+  at: number
+  name: string
+  message: string
+  stack: string | null
+}
+
+function storedError(error: AttemptError): StoredError {
   return { attempt: error.attempt, at: error.at.getTime(), name: error.name, message: error.message, stack: error.stack ?? null }
 }
 
@@ -1307,6 +1584,7 @@ function toJobInfo(row: JobRow): JobInfo {
   if (row.worker_id !== null) job.workerId = row.worker_id
   if (row.lease_expires_at !== null) job.leaseExpiresAt = new Date(row.lease_expires_at)
   if (row.webhook !== null) job.webhook = row.webhook
+  if (row.error_fingerprint !== null) job.errorFingerprint = row.error_fingerprint
   return job
 }
 

@@ -1,5 +1,18 @@
 export { createOffload, Offload, DEFAULT_STORE } from './offload.js'
-export type { OffloadConfig, WorkOptions, EnqueueItem, ListJobsOptions, JobPage, Task, QueueOptions, WebhookOptions } from './offload.js'
+export type {
+  OffloadConfig,
+  WorkOptions,
+  EnqueueItem,
+  ListJobsOptions,
+  JobPage,
+  Task,
+  QueueOptions,
+  WebhookOptions,
+  ListFailureGroupsOptions,
+  RetryFailureGroupOptions,
+  ListWorkersOptions,
+} from './offload.js'
+export { errorFingerprint, normaliseErrorMessage, topStackFrame } from './fingerprint.js'
 export { defineTask, DEFAULT_QUEUE, DEFAULT_ATTEMPTS } from './task.js'
 export type { TaskOptions, TaskDefinition, TaskHandler, JobContext } from './task.js'
 export { JobHandle } from './job-handle.js'

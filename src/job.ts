@@ -70,6 +70,8 @@ export interface JobInfo<P = unknown, R = unknown> {
   progress?: Json
   /** Each failed attempt's error, oldest first. */
   errors: AttemptError[]
+  /** While the job is `failed`: its last error's fingerprint, which names its failure group (see `errorFingerprint`). */
+  errorFingerprint?: string
   key?: string
   timeoutMs?: number
   backoff?: BackoffOptions

@@ -10,7 +10,7 @@ import { JOB_STATES, type EnqueueOptions, type JobEvent, type JobInfo, type JobS
 import { consoleLogger, silentLogger, type Logger } from './logger.js'
 import { Maintenance, type MaintenanceSettings } from './maintenance/maintenance.js'
 import { openStore } from './store/open-store.js'
-import type { JobCount, JobInsert, JobInsertManyParams, JobInsertResult, QueueInfo, Store } from './store/store.js'
+import type { FailureGroup, JobCount, JobInsert, JobInsertManyParams, JobInsertResult, QueueInfo, Store, WorkerInfo } from './store/store.js'
 import {
   checkAttempts,
   checkPriority,
@@ -21,7 +21,7 @@ import {
   type TaskOptions,
 } from './task.js'
 import { WEBHOOK_QUEUE, webhookDeliveryTask, webhookDeliveryTemplate } from './webhooks/delivery.js'
-import { defaultWorkerId, Worker, type WorkerSettings } from './worker/worker.js'
+import { defaultWorkerId, Worker, WORKER_ALIVE_MS, type WorkerSettings } from './worker/worker.js'
 
 export const DEFAULT_STORE = 'sqlite:./data/offload.db'
 
@@ -140,10 +140,39 @@ export interface ListJobsOptions {
   state?: JobState | readonly JobState[]
   queue?: string
   task?: string
+  /** Only jobs with this idempotency key, of any task (its key held or not). */
+  key?: string
+  /** Only the `failed` jobs of one failure group: a fingerprint from `listFailureGroups`. */
+  fingerprint?: string
   /** @defaultValue 50, at most 1000 */
   limit?: number
   /** `nextCursor` from the previous page. */
   cursor?: string
+}
+
+export interface ListFailureGroupsOptions {
+  /** Only the failed jobs of this queue… */
+  queue?: string
+  /** …and of this task. */
+  task?: string
+  /** @defaultValue 50, at most 1000 */
+  limit?: number
+}
+
+export interface RetryFailureGroupOptions {
+  /** Only the group's jobs in this queue… */
+  queue?: string
+  /** …and of this task. */
+  task?: string
+}
+
+export interface ListWorkersOptions {
+  /**
+   * Workers whose last beat is older than this count as gone: they died (a worker that stops
+   * cleanly leaves at once). Workers beat on their heartbeat interval, at least every 5 s.
+   * @defaultValue `'15s'`, three missed beats
+   */
+  aliveWithin?: Duration
 }
 
 export interface JobPage {
@@ -176,7 +205,13 @@ const WORK_OPTIONS = [
 const ENQUEUE_OPTIONS = [
   'delay', 'runAt', 'priority', 'attempts', 'backoff', 'timeout', 'key', 'keyTtl', 'metadata', 'queue', 'transaction', 'webhook',
 ] as const
-const LIST_OPTIONS = ['state', 'queue', 'task', 'limit', 'cursor'] as const
+const LIST_OPTIONS = ['state', 'queue', 'task', 'key', 'fingerprint', 'limit', 'cursor'] as const
+const FAILURE_GROUPS_OPTIONS = ['queue', 'task', 'limit'] as const
+const RETRY_GROUP_OPTIONS = ['queue', 'task'] as const
+const LIST_WORKERS_OPTIONS = ['aliveWithin'] as const
+/** Jobs a group retry moves per transaction: large enough to be quick, small enough not to hold locks long. */
+const RETRY_GROUP_CHUNK = 1000
+const FINGERPRINT_PATTERN = /^[0-9a-f]{16}$/
 const MAX_KEY_LENGTH = 512
 /** The longest `delay` an enqueue takes: ten years. */
 export const MAX_DELAY_MS = 10 * 365 * 86_400_000
@@ -565,9 +600,79 @@ export class Offload {
     if (options.queue !== undefined) checkName(options.queue, 'queue')
     if (options.task !== undefined) checkName(options.task, 'task')
     if (options.cursor !== undefined) checkString(options.cursor, 'cursor', 64)
+    if (options.key !== undefined) checkString(options.key, 'key', MAX_KEY_LENGTH)
+    if (options.fingerprint !== undefined) checkFingerprint(options.fingerprint)
     await this.ready()
-    const jobs = await this.store.jobList({ states, queue: options.queue, task: options.task, before: options.cursor, limit })
+    const jobs = await this.store.jobList({
+      states,
+      queue: options.queue,
+      task: options.task,
+      key: options.key,
+      fingerprint: options.fingerprint,
+      before: options.cursor,
+      limit,
+    })
     return jobs.length === limit ? { jobs, nextCursor: jobs[jobs.length - 1]!.id } : { jobs }
+  }
+
+  // ─── Failure triage ───────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Failed jobs grouped by the fingerprint of their last error (see `errorFingerprint`): the
+   * largest group first, then the most recent. Each group says when it was first and last seen,
+   * its tasks and queues, and the error of its most recent failure. List a group's jobs with
+   * `listJobs({ fingerprint })`.
+   */
+  async listFailureGroups(options: ListFailureGroupsOptions = {}): Promise<FailureGroup[]> {
+    checkObject(options, 'listFailureGroups() options')
+    checkOptions(options, FAILURE_GROUPS_OPTIONS, 'listFailureGroups()')
+    const limit = options.limit === undefined ? 50 : checkNumber(options.limit, 'limit', { integer: true, min: 1, max: 1000 })
+    const scope = checkScope(options)
+    await this.ready()
+    return this.store.jobFailureGroups({ ...scope, limit })
+  }
+
+  /**
+   * Retries every failed job of a failure group, each as `retryJob` would: back to its queue with a
+   * fresh set of attempts. A job whose idempotency key another unfinished job holds now stays
+   * failed. Jobs are retried a thousand per transaction. Jobs that join the group while it runs —
+   * retried jobs failing again, say — wait for the next call: it stops after as many jobs as the
+   * group held when it began.
+   */
+  async retryFailureGroup(fingerprint: string, options: RetryFailureGroupOptions = {}): Promise<{ retried: number }> {
+    checkFingerprint(fingerprint)
+    checkObject(options, 'retryFailureGroup() options')
+    checkOptions(options, RETRY_GROUP_OPTIONS, 'retryFailureGroup()')
+    const scope = checkScope(options)
+    this.assertOpen()
+    await this.ready()
+    const [group] = await this.store.jobFailureGroups({ ...scope, fingerprint, limit: 1 })
+    let left = group?.count ?? 0
+    let retried = 0
+    while (left > 0) {
+      const limit = Math.min(RETRY_GROUP_CHUNK, left)
+      const done = await this.store.jobRetryGroup({ ...scope, fingerprint, limit })
+      retried += done
+      left -= limit
+      // Fewer than asked: no more of the group can be retried now (the rest hold keys in use).
+      if (done < limit) break
+    }
+    return { retried }
+  }
+
+  // ─── Workers ──────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The live worker processes of every host sharing the store — host, pid, queues, concurrency,
+   * when each started and last beat — with the jobs each holds now. A worker that stops cleanly
+   * leaves the list at once; one that dies drops out when its beats have been missing `aliveWithin`.
+   */
+  async listWorkers(options: ListWorkersOptions = {}): Promise<WorkerInfo[]> {
+    checkObject(options, 'listWorkers() options')
+    checkOptions(options, LIST_WORKERS_OPTIONS, 'listWorkers()')
+    const aliveMs = options.aliveWithin === undefined ? WORKER_ALIVE_MS : parseDuration(options.aliveWithin, 'aliveWithin')
+    await this.ready()
+    return this.store.workerList({ aliveMs })
   }
 
   /** A job's event log, oldest first: its timeline. */
@@ -622,6 +727,8 @@ export class Offload {
     const worker = new Worker(this.store, this.runnable, settings, this.logger)
     this.workers.add(worker)
     void worker.done.then(() => this.workers.delete(worker))
+    // listWorkers() shows a worker as soon as work() resolves.
+    await worker.registered
     if (runMaintenance) {
       const webhookDelivery = webhookDeliveryTemplate(this.webhookSettings)
       this.maintenance ??= new Maintenance(this.store, { ...this.maintenanceSettings, owner: worker.id, webhookDelivery }, this.logger)
@@ -698,6 +805,24 @@ export class Offload {
 }
 
 const TIMED_OUT = Symbol('timed out')
+
+/** A failure group's fingerprint, as `errorFingerprint` makes them. */
+function checkFingerprint(value: unknown): string {
+  if (typeof value !== 'string' || !FINGERPRINT_PATTERN.test(value)) {
+    throw new OffloadError('INVALID_OPTION', `fingerprint must be 16 lowercase hex characters (from listFailureGroups), got ${describe(value)}`, {
+      option: 'fingerprint',
+    })
+  }
+  return value
+}
+
+/** The optional queue and task that narrow a failure group. */
+function checkScope(options: { queue?: unknown; task?: unknown }): { queue?: string; task?: string } {
+  const scope: { queue?: string; task?: string } = {}
+  if (options.queue !== undefined) scope.queue = checkName(options.queue, 'queue')
+  if (options.task !== undefined) scope.task = checkName(options.task, 'task')
+  return scope
+}
 
 /** `webhooks` settings resolved to milliseconds. */
 export interface WebhookSettings {

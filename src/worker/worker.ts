@@ -90,6 +90,15 @@ export function defaultWorkerId(): string {
 }
 
 /**
+ * The longest a worker goes between two registry beats (`workerBeat`), whatever its heartbeat
+ * interval: it beats on that interval, or this one if the interval is longer. So every worker
+ * beats often enough for one default of `WORKER_ALIVE_MS`, however its leases are set.
+ */
+export const WORKER_BEAT_MAX_MS = 5000
+/** How long after its last beat a worker counts as alive in `listWorkers`: three missed beats. */
+export const WORKER_ALIVE_MS = 3 * WORKER_BEAT_MAX_MS
+
+/**
  * Claims jobs from its queues and runs them, `concurrency` at a time.
  *
  * The loop is driven by events, not a timer: a finished job, a store note (a job became ready
@@ -102,6 +111,8 @@ export class Worker {
   readonly id: string
   /** Resolves when the worker has stopped and handed back or finished every job it held. */
   readonly done: Promise<void>
+  /** Resolves once the worker's first registry beat is written (or has failed: beats never stop a worker). */
+  readonly registered: Promise<void>
   private readonly executions = new Map<string, Execution>()
   /** Jobs claimed ahead, in claim order, waiting for a slot; their leases are held and renewed. */
   private readonly ahead = new Map<string, ClaimedJob>()
@@ -115,6 +126,11 @@ export class Worker {
   private readonly unlisten: () => void
   private readonly pollTimer: NodeJS.Timeout
   private readonly heartbeatTimer: NodeJS.Timeout
+  private readonly beatTimer: NodeJS.Timeout
+  /** The registry beat under way, if any: one at a time, and a stop waits for it before it removes the worker. */
+  private beating: Promise<void> | undefined
+  private readonly startedAt = Date.now()
+  private readonly host = hostname()
   private claimScheduled = false
   private claiming = false
   private claimAgain = false
@@ -139,6 +155,8 @@ export class Worker {
     this.unlisten = store.listen(this.onNote)
     this.pollTimer = setInterval(() => this.requestClaim(), settings.pollMs)
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), settings.heartbeatMs)
+    this.registered = this.beat()
+    this.beatTimer = setInterval(() => void this.beat(), Math.min(settings.heartbeatMs, WORKER_BEAT_MAX_MS))
     this.requestClaim()
   }
 
@@ -414,6 +432,43 @@ export class Worker {
     }
   }
 
+  // ─── Registry ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Tells the store this worker is alive, for `listWorkers`. A failure only costs the dashboard a
+   * beat (the next one makes up for it), so it is logged at debug and never stops the worker.
+   */
+  private beat(): Promise<void> {
+    this.beating ??= this.store
+      .workerBeat({
+        id: this.id,
+        host: this.host,
+        pid: process.pid,
+        queues: this.settings.queues,
+        concurrency: this.settings.concurrency,
+        startedAt: this.startedAt,
+      })
+      .catch((error: unknown) => {
+        if (!isOffloadError(error, 'CLOSED')) this.logger.debug('registering the worker failed; will try again', { worker: this.id, error })
+      })
+      .finally(() => {
+        this.beating = undefined
+      })
+    return this.beating
+  }
+
+  /** Leaves the registry at once, rather than when the beats are missed: the worker stopped cleanly. */
+  private async unregister(): Promise<void> {
+    clearInterval(this.beatTimer)
+    // A beat still under way would bring the row back after the delete.
+    await this.beating
+    try {
+      await this.store.workerRemove({ id: this.id })
+    } catch (error) {
+      if (!isOffloadError(error, 'CLOSED')) this.logger.debug('removing the worker from the registry failed', { worker: this.id, error })
+    }
+  }
+
   // ─── Shutdown ─────────────────────────────────────────────────────────────────────────────────
 
   /** Jobs claimed ahead never started: back to the queue, their attempt not spent. */
@@ -446,6 +501,8 @@ export class Worker {
     clearInterval(this.heartbeatTimer)
     this.finishes.close()
     this.notes.close()
+    // Only now: until its jobs are handed back, the worker still holds them.
+    await this.unregister()
     this.resolveDone()
   }
 }

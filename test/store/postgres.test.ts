@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { errorFingerprint } from '../../src/fingerprint.js'
 import { uuidv7 } from '../../src/ids.js'
-import { PostgresStore } from '../../src/store/postgres/postgres-store.js'
+import { MIGRATIONS } from '../../src/store/postgres/migrations.js'
+import { PostgresStore, queueReadSql } from '../../src/store/postgres/postgres-store.js'
 import type { JobInsert } from '../../src/store/store.js'
 import { adminQuery, dropSchema, PG_URL, schemaName } from '../support/postgres.js'
 import { describeStoreConformance } from './conformance.js'
@@ -196,6 +197,79 @@ describe('PostgresStore fingerprint backfill', () => {
     } finally {
       await store.close()
       await dropSchema(schema)
+    }
+  })
+})
+
+describe('PostgresStore job counts', () => {
+  const schemas: string[] = []
+  afterEach(async () => {
+    for (const schema of schemas.splice(0)) await dropSchema(schema)
+  })
+
+  test('no statement queueList or jobCounts runs reads the jobs table but through the ready index', async () => {
+    const schema = schemaName('plans')
+    schemas.push(schema)
+    const store = new PostgresStore({ url: PG_URL, schema, poolSize: 2 })
+    try {
+      await store.migrate()
+      // Enough jobs, queues and priorities, some of them claimed, that a scan would be a real choice.
+      for (let batch = 0; batch < 20; batch++) {
+        const jobs = Array.from({ length: 1000 }, (_, i) => ({ ...jobAt(), queue: `q${i % 3}`, priority: i % 4 }))
+        await store.jobInsertMany({ jobs })
+      }
+      await store.jobClaim({ queues: ['q0'], workerId: 'w', limit: 500, leaseMs: 60_000 })
+    } finally {
+      await store.close()
+    }
+    await adminQuery(`ANALYZE ${schema}.jobs`)
+    for (const [name, sql] of Object.entries(queueReadSql(schema))) {
+      // As run (ANALYZE, VERBOSE): a plain EXPLAIN leaves out the subplan of the recursive step.
+      const plan = (await adminQuery<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, VERBOSE) ${sql}`)).map((row) => row['QUERY PLAN'])
+      const what = `${name}:\n${plan.join('\n')}`
+      expect(plan.filter((line) => /(Seq Scan|Bitmap Heap Scan) on (\w+\.)?jobs\b/.test(line)), what).toEqual([])
+      if (name === 'list') expect(plan.filter((line) => /Index Only Scan using jobs_ready on (\w+\.)?jobs\b/.test(line)), what).toHaveLength(3)
+    }
+  })
+
+  test('a schema at version 3 upgrades with its jobs counted', async () => {
+    const schema = schemaName('upgrade')
+    schemas.push(schema)
+    await adminQuery(`CREATE SCHEMA ${schema}`)
+    await adminQuery(`CREATE TABLE ${schema}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+    for (const migration of MIGRATIONS.filter((migration) => migration.version <= 3)) {
+      await adminQuery(migration.sql.replaceAll('{schema}', schema))
+      await adminQuery(`INSERT INTO ${schema}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name])
+    }
+    const rows = [
+      ['a', 'queued', 0, 500],
+      ['a', 'queued', 3, 900],
+      ['a', 'completed', 0, 100],
+      ['b', 'scheduled', 0, 100],
+      ['b', 'running', 0, 100],
+    ] as const
+    for (const [queue, state, priority, runAt] of rows) {
+      await adminQuery(
+        `INSERT INTO ${schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, payload, created_at)
+         VALUES ($1, 't', $2, $3, $4, to_timestamp($5 / 1000.0), 1, '1', now())`,
+        [uuidv7(), queue, state, priority, runAt],
+      )
+    }
+    const store = new PostgresStore({ url: PG_URL, schema, poolSize: 2 })
+    try {
+      expect((await store.migrate()).applied).toContain(4)
+      expect(await store.jobCounts()).toEqual([
+        { queue: 'a', state: 'completed', count: 1 },
+        { queue: 'a', state: 'queued', count: 2 },
+        { queue: 'b', state: 'running', count: 1 },
+        { queue: 'b', state: 'scheduled', count: 1 },
+      ])
+      expect((await store.queueList()).map((queue) => [queue.queue, queue.oldestQueuedAt?.getTime()])).toEqual([
+        ['a', 500],
+        ['b', undefined],
+      ])
+    } finally {
+      await store.close()
     }
   })
 })

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { errorFingerprint } from '../../src/fingerprint.js'
 import { uuidv7 } from '../../src/ids.js'
 import { LATEST_VERSION, MIGRATIONS } from '../../src/store/sqlite/migrations.js'
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
+import { QUEUE_READ_SQL, SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import { tempDb } from '../support/temp.js'
 import { describeStoreConformance } from './conformance.js'
 
@@ -160,6 +160,70 @@ describe('SqliteStore fingerprint backfill', () => {
     ])
     expect(groups[0]!.sample).toMatchObject(last(2499))
     expect((await store.jobGet({ id: completed }))?.errorFingerprint).toBeUndefined()
+    await store.close()
+  })
+})
+
+describe('SqliteStore job counts', () => {
+  test('no statement queueList or jobCounts runs scans the jobs table: the oldest queued job is found by seeks in the ready index', async () => {
+    const path = tempDb()
+    const store = new SqliteStore({ path })
+    await store.migrate()
+    // Enough jobs, queues and priorities that a scan would be a real choice, planned with and without statistics.
+    for (let batch = 0; batch < 10; batch++) {
+      const jobs = Array.from({ length: 1000 }, (_, i) => ({ id: uuidv7(), task: 't', queue: `q${i % 3}`, payload: '1', priority: i % 4, maxAttempts: 1 }))
+      await store.jobInsertMany({ jobs })
+    }
+    await store.jobClaim({ queues: ['q0'], workerId: 'w', limit: 500, leaseMs: 60_000 })
+    await store.close()
+    const db = new Database(path)
+    try {
+      for (const analyzed of [false, true]) {
+        if (analyzed) db.exec('ANALYZE')
+        for (const [name, sql] of Object.entries(QUEUE_READ_SQL)) {
+          const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((row) => row.detail)
+          const what = `${name}${analyzed ? ' (analyzed)' : ''}: ${plan.join(' | ')}`
+          // The statements name the jobs table `j`.
+          expect(plan.filter((step) => /^SCAN (offload_jobs|j)\b/.test(step)), what).toEqual([])
+          if (name === 'oldest') expect(plan.filter((step) => step.includes('USING COVERING INDEX offload_jobs_ready')), what).toHaveLength(3)
+        }
+      }
+    } finally {
+      db.close()
+    }
+  })
+
+  test('a database at version 4 upgrades with its jobs counted', async () => {
+    const path = tempDb()
+    const old = new Database(path)
+    old.exec(`CREATE TABLE offload_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`)
+    for (const migration of MIGRATIONS.filter((migration) => migration.version <= 4)) {
+      old.exec(migration.sql)
+      old.prepare('INSERT INTO offload_migrations VALUES (?, ?, 0)').run(migration.version, migration.name)
+    }
+    const insert = old.prepare(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, max_attempts, payload, created_at)
+      VALUES (?, 't', ?, ?, ?, ?, 1, '1', 0)`)
+    const rows = [
+      ['a', 'queued', 0, 500],
+      ['a', 'queued', 3, 900],
+      ['a', 'completed', 0, 100],
+      ['b', 'scheduled', 0, 100],
+      ['b', 'failed', 0, 100],
+    ] as const
+    for (const [queue, state, priority, runAt] of rows) insert.run(uuidv7(), queue, state, priority, runAt)
+    old.close()
+    const store = new SqliteStore({ path })
+    expect((await store.migrate()).applied).toContain(5)
+    expect(await store.jobCounts()).toEqual([
+      { queue: 'a', state: 'completed', count: 1 },
+      { queue: 'a', state: 'queued', count: 2 },
+      { queue: 'b', state: 'failed', count: 1 },
+      { queue: 'b', state: 'scheduled', count: 1 },
+    ])
+    expect((await store.queueList()).map((queue) => [queue.queue, queue.oldestQueuedAt?.getTime()])).toEqual([
+      ['a', 500],
+      ['b', undefined],
+    ])
     await store.close()
   })
 })

@@ -447,7 +447,10 @@ export interface Store {
    */
   jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]>
   jobGet(params: { id: string }): Promise<JobInfo | undefined>
-  /** Newest first; filter by states, queue, task; page with `before`. */
+  /**
+   * Newest first; filter by states, queue, task, key or failure group; page with `before`. A key
+   * or a fingerprint is found through an index of its own, never by reading the whole table.
+   */
   jobList(params: JobListParams): Promise<JobInfo[]>
   /** Counts of unfinished and finished jobs per queue and state. */
   jobCounts(): Promise<JobCount[]>

@@ -37,7 +37,10 @@ export class OffloadPgSystem extends OffloadStoreSystem {
   }
 }
 
-/** `jobs` completed jobs in `schema`'s jobs table (migrated), as one `INSERT … SELECT generate_series`. */
+/**
+ * `jobs` completed jobs in `schema`'s jobs table (migrated), as one `INSERT … SELECT generate_series`,
+ * and in its job counts, which the store keeps as it writes (plain SQL must add to them itself).
+ */
 export async function fillHistory(schema: string, jobs: number): Promise<void> {
   // Column list from src/store/postgres/migrations.ts (version 1); the rest keep their defaults or NULL.
   await pgQuery(
@@ -51,4 +54,5 @@ export async function fillHistory(schema: string, jobs: number): Promise<void> {
      ORDER BY g`,
     [OFFLOAD_TASK, OFFLOAD_QUEUE, jobs],
   )
+  await pgQuery(`INSERT INTO ${pg.escapeIdentifier(schema)}.queue_count_deltas (queue, state, delta) VALUES ($1, 'completed', $2)`, [OFFLOAD_QUEUE, jobs])
 }

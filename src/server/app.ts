@@ -17,11 +17,13 @@ import { EventHub } from './event-hub.js'
 import { HttpError } from './http-error.js'
 import { openapiRoutes, RouteCatalog } from './openapi.js'
 import { eventRoutes } from './routes/events.js'
+import { failureRoutes } from './routes/failures.js'
 import { healthRoutes } from './routes/health.js'
 import { jobRoutes } from './routes/jobs.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { queueRoutes } from './routes/queues.js'
 import { sessionRoutes } from './routes/session.js'
+import { workerRoutes } from './routes/workers.js'
 import type { EventStreamOptions } from './sse.js'
 
 export interface ServerOptions {
@@ -270,6 +272,8 @@ function buildServer(offload: Offload, settings: ServerSettings): FastifyInstanc
   healthRoutes(app, ctx)
   jobRoutes(app, ctx, { idempotencyTtlMs: settings.idempotencyTtlMs, closing: closing.signal })
   queueRoutes(app, ctx)
+  failureRoutes(app, ctx)
+  workerRoutes(app, ctx)
   eventRoutes(app, ctx, { ...settings.events, logger })
   metricsRoutes(app, ctx, settings.metrics)
   sessionRoutes(app, credentials)

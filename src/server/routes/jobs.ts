@@ -73,6 +73,8 @@ const LIST_QUERY = {
     },
     queue: { type: 'string', maxLength: 200, description: 'Only jobs of this queue.' },
     task: { type: 'string', maxLength: 200, description: 'Only jobs of this task.' },
+    key: { type: 'string', minLength: 1, maxLength: 512, description: 'Only the job that holds, or held, this idempotency key.' },
+    fingerprint: { type: 'string', pattern: '^[0-9a-f]{16}$', description: 'Only failed jobs of this failure group (GET /v1/failures).' },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50, description: 'Jobs per page, 1-1000. Default 50.' },
     cursor: { type: 'string', pattern: '^[0-9A-Za-z-]{1,64}$', description: 'nextCursor of the previous page.' },
   },
@@ -180,7 +182,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext, settings: Jo
     },
   )
 
-  app.get<{ Querystring: { state?: string[]; queue?: string; task?: string; limit: number; cursor?: string } }>(
+  app.get<{ Querystring: { state?: string[]; queue?: string; task?: string; key?: string; fingerprint?: string; limit: number; cursor?: string } }>(
     '/v1/jobs',
     {
       config: { scope: 'read' },
@@ -193,12 +195,14 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext, settings: Jo
       },
     },
     async (request) => {
-      const { state, queue, task, limit, cursor } = request.query
+      const { state, queue, task, key, fingerprint, limit, cursor } = request.query
       const states = state?.flatMap((value) => value.split(',')).map((value) => value.trim()).filter((value) => value.length > 0)
       const page = await offload.listJobs({
         ...(states !== undefined && states.length > 0 ? { state: states as JobInfo['state'][] } : {}),
         ...(queue !== undefined ? { queue } : {}),
         ...(task !== undefined ? { task } : {}),
+        ...(key !== undefined ? { key } : {}),
+        ...(fingerprint !== undefined ? { fingerprint } : {}),
         ...(cursor !== undefined ? { cursor } : {}),
         limit,
       })

@@ -90,6 +90,8 @@ export interface Job {
   startedAt: string | null
   finishedAt: string | null
   workerId: string | null
+  /** While the job is failed: its failure group. */
+  errorFingerprint: string | null
   webhook: null | { url: string; deliveries: WebhookDelivery[] | null }
   links: { self: string; events: string; cancel?: string; retry?: string }
 }

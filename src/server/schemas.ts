@@ -93,7 +93,7 @@ export const JOB_SCHEMA = {
   type: 'object',
   required: [
     'id', 'task', 'queue', 'state', 'payload', 'result', 'metadata', 'priority', 'attempts', 'maxAttempts', 'progress', 'errors',
-    'key', 'timeoutMs', 'runAt', 'createdAt', 'startedAt', 'finishedAt', 'workerId', 'webhook', 'links',
+    'key', 'timeoutMs', 'runAt', 'createdAt', 'startedAt', 'finishedAt', 'workerId', 'errorFingerprint', 'webhook', 'links',
   ],
   properties: {
     id: { type: 'string' },
@@ -129,6 +129,7 @@ export const JOB_SCHEMA = {
     startedAt: { ...NULLABLE_TIME, description: 'When the latest attempt started.' },
     finishedAt: { ...NULLABLE_TIME, description: 'When it completed, failed or was cancelled.' },
     workerId: { type: ['string', 'null'], description: 'The worker holding it while it runs.' },
+    errorFingerprint: { type: ['string', 'null'], description: 'While it is failed: its failure group (GET /v1/failures, GET /v1/jobs?fingerprint=).' },
     webhook: {
       // Type lists rather than anyOf: the serialiser tries each anyOf branch against the value, on every answer.
       type: ['object', 'null'],

@@ -151,6 +151,7 @@ test('a failed job: its error and stack on the detail page, Retry, and it comple
   const error = byTestId(page, 'job-error-1')
   expect(await error.textContent()).toContain('PaymentDeclinedError')
   expect(await error.textContent()).toContain('card 4242 declined by the gateway')
+  expect(await byTestId(page, 'job-failure-group').getAttribute('href')).toMatch(/^#\/jobs\?state=failed&fingerprint=[0-9a-f]{16}$/)
   await shot(page, 'job-failed')
 
   paymentsUp = true

@@ -31,6 +31,7 @@ test('POST /v1/jobs answers 202 with the job, Location and Retry-After, once the
     startedAt: null,
     finishedAt: null,
     workerId: null,
+    errorFingerprint: null,
     webhook: null,
     links: { self: `/v1/jobs/${job.id}`, events: `/v1/jobs/${job.id}/events`, cancel: `/v1/jobs/${job.id}/cancel` },
   })

@@ -207,6 +207,13 @@ function JobDetail({ job, events, reload }: { job: Job; events: JobEvent[] | und
       {job.errors.length > 0 && (
         <section aria-labelledby="errors-heading">
           <h2 id="errors-heading">Errors</h2>
+          {job.errorFingerprint !== null && (
+            <p>
+              <a href={`#/jobs?state=failed&fingerprint=${job.errorFingerprint}`} data-testid="job-failure-group">
+                Other jobs that failed the same way
+              </a>
+            </p>
+          )}
           <ol class="errors">
             {job.errors.map((error, index) => (
               <li key={index}>

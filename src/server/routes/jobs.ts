@@ -484,6 +484,7 @@ export function jobView(job: JobInfo, deliveries: readonly JobEvent[] | undefine
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
     workerId: job.workerId ?? null,
+    errorFingerprint: job.errorFingerprint ?? null,
     webhook:
       job.webhook === undefined
         ? null

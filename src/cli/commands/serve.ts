@@ -120,5 +120,6 @@ export function printApi(out: Output, io: CliIo, server: RunningServer, options:
   const files = modules.files.map((file) => relative(io.cwd, file) || file).join(', ')
   out.line(`  tasks    ${modules.tasks.map((task) => task.name).join(', ')}  ${out.dim(`from ${files}`)}`)
   out.line(`  api      ${server.url}  ${out.dim(`(${server.url}/openapi.json; docs/http-api.md)`)}`)
+  out.line(`  web      ${server.url}/  ${out.dim('(the dashboard; docs/dashboard.md)')}`)
   out.line(`  auth     ${authText(options)}`)
 }

@@ -1850,6 +1850,23 @@ export function describeStoreConformance(harness: StoreHarness): void {
         await expectCountsMatch(connections[2]!, 'after folding everything')
       })
 
+      it('a write that fails counts nothing, whatever commits beside it', async () => {
+        const { store } = await setup()
+        const taken = jobInsert({ queue: 'a' })
+        await store.jobInsertMany({ jobs: [taken], now: T })
+        const finished = await jobIn(store, 'completed')
+        // Started together, so a store that batches concurrent writes puts them in one transaction.
+        const outcomes = await Promise.allSettled([
+          store.jobInsertMany({ jobs: [jobInsert({ queue: 'a' }), jobInsert({ queue: 'b' })], now: T }),
+          store.jobInsertMany({ jobs: [jobInsert({ queue: 'a' }), { ...taken }], now: T }),
+          store.jobCancel({ id: finished, now: T + 30 }),
+          store.jobInsertMany({ jobs: [jobInsert({ queue: 'b', delayMs: 10 })], now: T }),
+          store.jobInsertMany({ jobs: [jobInsert({ queue: 'c' })], now: T, maxQueued: new Map([['c', 0]]) }),
+        ])
+        expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'rejected'])
+        await expectCountsMatch(store, 'after writes that failed beside writes that succeeded')
+      })
+
       it('queueList gives the oldest queued run time of a queue across all its priorities', async () => {
         const { store } = await setup()
         const runAts = [

@@ -1,15 +1,19 @@
 import { JOB_STATES, type JobState } from '../../job.js'
 
 /**
- * What one write does to the job counts per queue and state (`offload_queue_counts`): jobs
- * created, moved from one state to another, deleted. Added up in memory while the write runs, then
- * written in one upsert per queue and state it changed, in the write's own transaction.
+ * What writes do to the job counts per queue and state (`offload_queue_counts`): jobs created,
+ * moved from one state to another, deleted. Each write op records its moves while it runs; those of
+ * the ops that succeed are added up for the whole group commit and written at its end, one upsert
+ * per queue and state whose count changed, in the same transaction: a turn of fifty single-job
+ * enqueues pays for one upsert, not fifty.
  *
- * Counted by the store's code rather than by triggers on the jobs table: a row trigger costs about
- * a microsecond per job even when it does nothing, 15% of a bulk enqueue and 8–10% of a drain
- * (bench/experiments/counts-cost.ts and sqlite-ab.ts), where a batch's one upsert costs nothing
- * measurable. The price is that every statement that creates, moves or deletes jobs must record
- * its moves here; the test harness compares the counts with a recount after every conformance test.
+ * Counted by the store's code rather than by triggers on the jobs table: a row trigger that counts
+ * costs about a microsecond per job (a third of that even with an empty body), which took 15% off
+ * a bulk enqueue and 7–10% off a drain end to end (bench/experiments/counts-cost.ts; sqlite-ab.ts
+ * against a copy with triggers), where an upsert per queue and state per write costs about 2 µs per
+ * batch. The price: every statement that creates, moves or deletes jobs must record its moves
+ * here. The SQLite test harness compares the counts with a recount after every conformance test,
+ * so a path that forgets fails the tests that take it.
  */
 export class CountMoves {
   /** Net change per queue, indexed like `JOB_STATES`. */
@@ -22,6 +26,15 @@ export class CountMoves {
     if (changes === undefined) this.changes.set(queue, (changes = JOB_STATES.map(() => 0)))
     if (from !== undefined) changes[STATE_INDEX[from]]! -= n
     if (to !== undefined) changes[STATE_INDEX[to]]! += n
+  }
+
+  /** Adds `other`'s moves to these. */
+  merge(other: CountMoves): void {
+    for (const [queue, changes] of other.changes) {
+      const mine = this.changes.get(queue)
+      if (mine === undefined) this.changes.set(queue, [...changes])
+      else for (let i = 0; i < changes.length; i++) mine[i]! += changes[i]!
+    }
   }
 
   /** Every queue and state whose count changes, with the change; none that nets to 0. */

@@ -5,6 +5,12 @@ import type { StoreNote } from '../store.js'
 /** One write operation: runs inside the shared transaction and may add notes for after commit. */
 export type WriteOp<T> = (notes: StoreNote[]) => T
 
+/** Work of the whole batch, inside its transaction: `begin` before its first op, `end` after its last. */
+export interface BatchHooks {
+  begin(): void
+  end(): void
+}
+
 interface Pending {
   run: WriteOp<unknown>
   /** Its commit must be on disk before the caller hears of it (see `submit`). */
@@ -50,9 +56,11 @@ export class GroupCommit {
     private readonly db: Database,
     private readonly busyTimeoutMs: number,
     private readonly onNotes: (notes: StoreNote[]) => void,
+    hooks?: BatchHooks,
   ) {
     const inSavepoint = db.transaction((op: Pending, notes: StoreNote[]) => op.run(notes))
     this.runBatch = db.transaction((ops: Pending[], notes: StoreNote[]) => {
+      hooks?.begin()
       for (const op of ops) {
         const opNotes: StoreNote[] = []
         try {
@@ -64,6 +72,7 @@ export class GroupCommit {
           op.error = error
         }
       }
+      hooks?.end()
     })
   }
 

@@ -194,6 +194,8 @@ export class SqliteStore implements Store {
   private readonly readyStatements: Statement[] = []
   private readonly rowInserts: Statement[] = []
   private readonly uniformInserts: Statement[] = []
+  /** The moves of the ops of the group commit under way that succeeded so far (see `write`). */
+  private batchMoves = new CountMoves()
   private closed = false
   private closing: Promise<void> | undefined
 
@@ -222,7 +224,10 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw sqliteError(error, options.path)
     }
-    this.writes = new GroupCommit(this.db, this.busyTimeoutMs, (notes) => this.emit(notes))
+    this.writes = new GroupCommit(this.db, this.busyTimeoutMs, (notes) => this.emit(notes), {
+      begin: () => (this.batchMoves = new CountMoves()),
+      end: () => this.countMoves(this.batchMoves),
+    })
     this.watcher = new ChangeWatcher(this.db, options.changePollMs ?? 2, () => this.emit([{ kind: 'changed' }]))
   }
 
@@ -1290,7 +1295,7 @@ export class SqliteStore implements Store {
 
   // ─── Internals ────────────────────────────────────────────────────────────────────────────────
 
-  /** Adds a write's moves to `offload_queue_counts`: one upsert per queue and state whose count changed. */
+  /** Adds a batch's moves to `offload_queue_counts`: one upsert per queue and state whose count changed. */
   private countMoves(moves: CountMoves): void {
     let upsert: Statement | undefined
     for (const [queue, state, change] of moves.entries()) {
@@ -1360,16 +1365,16 @@ export class SqliteStore implements Store {
 
   /**
    * Runs `op` in the process's shared write transaction (`durable: false` only for claims: see
-   * GroupCommit). The jobs `op` creates, moves and deletes must be recorded in `moves`: they are
-   * added to the counts per queue and state in the same savepoint, so a write that fails counts
-   * nothing.
+   * GroupCommit). The jobs `op` creates, moves and deletes must be recorded in `moves`: if `op`
+   * succeeds they join the batch's, which the batch writes to the counts before it commits; an op
+   * that fails, rolled back to its savepoint, counts nothing.
    */
   private write<T>(op: (notes: StoreNote[], moves: CountMoves) => T, options?: { durable: boolean }): Promise<T> {
     if (this.closed) return Promise.reject(new OffloadError('CLOSED', 'the store is closed'))
     const counted = (notes: StoreNote[]): T => {
       const moves = new CountMoves()
       const value = op(notes, moves)
-      this.countMoves(moves)
+      this.batchMoves.merge(moves)
       return value
     }
     return this.writes.submit(counted, options).catch((error: unknown) => {

@@ -14,7 +14,10 @@
  * existing database would; then some real claims and finishes through the store, so PostgreSQL
  * also has count deltas not yet folded, as it would between two folds.
  *
- *   npx tsx bench/dashboard-scale.ts [--store sqlite|postgres] [--jobs 1000000] [--shape mixed|queued] [--calls 20]
+ *   npx tsx bench/dashboard-scale.ts [--store sqlite|postgres] [--jobs 1000000] [--shape mixed|queued] [--calls 20] [--browser]
+ *
+ * `--browser` also times the overview's first render in headless Chromium (/usr/bin/chromium or
+ * CHROMIUM_PATH), from navigation to the first count on screen, in a fresh browser context each time.
  *
  * SQLite in a temporary folder, PostgreSQL (BENCH_PG_URL, else the local `test` database) in a
  * schema of its own; both are removed at the end, also on Ctrl-C.
@@ -39,6 +42,9 @@ const STORES = (option('--store') ?? 'sqlite,postgres').split(',') as ('sqlite' 
 const SHAPES = (option('--shape') ?? 'mixed,queued').split(',') as Shape[]
 const JOBS = Number(option('--jobs') ?? 1_000_000)
 const CALLS = Number(option('--calls') ?? 20)
+/** Also time the overview's first render in headless Chromium (the dashboard must be built). */
+const BROWSER = args.includes('--browser')
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 for (const store of STORES) if (store !== 'sqlite' && store !== 'postgres') throw new Error(`--store: unknown '${store}' (sqlite or postgres)`)
 for (const shape of SHAPES) if (shape !== 'mixed' && shape !== 'queued') throw new Error(`--shape: unknown '${shape}' (mixed or queued)`)
@@ -251,6 +257,7 @@ async function measure(kind: 'sqlite' | 'postgres', shape: Shape): Promise<Sampl
         await time('GET /v1/queues/activity', CALLS, get('/v1/queues/activity')),
         await time('full-scan GROUP BY (before)', Math.min(CALLS, 5), () => space.scan()),
       ]
+      if (BROWSER) samples.push(await renderInBrowser(app, shape === 'mixed' ? 'count-emails-completed' : 'count-backlog-queued'))
       const key = (row: { queue: string; state: string; count: number }): string => `${row.queue} ${row.state} ${row.count}`
       const kept = (await offload.store.jobCounts()).map(key).sort()
       const recounted = (await space.scan()).map(key).sort()
@@ -265,6 +272,31 @@ async function measure(kind: 'sqlite' | 'postgres', shape: Shape): Promise<Sampl
   } finally {
     process.removeListener('SIGINT', cleanup)
     await space.remove()
+  }
+}
+
+/**
+ * The overview as a person sees it: a fresh page in headless Chromium (a new browser context each
+ * time: nothing cached), from navigation until the first queue's count is on screen — the page,
+ * its script, GET /v1/session, /v1/queues and /v1/queues/activity, and the render.
+ */
+async function renderInBrowser(app: ReturnType<typeof createServer>, testId: string): Promise<Sample> {
+  const { chromium } = await import('playwright-core')
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS })
+  try {
+    return await time('overview rendered in Chromium', Math.min(CALLS, 10), async () => {
+      const context = await browser.newContext()
+      try {
+        const page = await context.newPage()
+        await page.goto(url)
+        await page.getByTestId(testId).filter({ hasText: /\d/ }).waitFor()
+      } finally {
+        await context.close()
+      }
+    })
+  } finally {
+    await browser.close()
   }
 }
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { createOffload, type Offload, type OffloadConfig } from '../../src/index.js'
+import { adminQuery, tempStoreUrl } from '../support/postgres.js'
 import { STORE_KINDS } from '../support/stores.js'
 
 const open: Offload[] = []
@@ -63,5 +64,20 @@ describe.each(STORE_KINDS)('%s store', (_name, newStore) => {
     // Only the second instance is left to promote it; its promoter must have taken over.
     const job = await delayed.enqueue(undefined, { delay: '100ms' })
     expect(await job.result({ timeout: '10s' })).toBe('second')
+  })
+})
+
+describe('PostgreSQL store', () => {
+  test("the maintenance leader folds the job counts' appended changes into their totals", async () => {
+    const url = tempStoreUrl('fold')
+    const schema = new URL(url).searchParams.get('schema')!
+    const offload = instance(url)
+    const task = offload.task('counted', { run: () => {} })
+    await offload.work({ handleSignals: false })
+    const jobs = await task.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ payload: i })))
+    await Promise.all(jobs.map((job) => job.result({ timeout: '10s' })))
+    const unfolded = async (): Promise<number> => (await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.queue_count_deltas`))[0]!.n
+    await eventually(async () => (await unfolded()) === 0, 'the leader folded every change')
+    expect(await offload.countJobs()).toEqual([{ queue: 'default', state: 'completed', count: 20 }])
   })
 })

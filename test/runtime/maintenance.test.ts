@@ -72,7 +72,7 @@ describe('PostgreSQL store', () => {
     const url = tempStoreUrl('fold')
     const schema = new URL(url).searchParams.get('schema')!
     const offload = instance(url)
-    const task = offload.task('counted', { run: () => {} })
+    const task = offload.task('counted', { run: (_index: number) => {} })
     await offload.work({ handleSignals: false })
     const jobs = await task.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ payload: i })))
     await Promise.all(jobs.map((job) => job.result({ timeout: '10s' })))

@@ -1,10 +1,16 @@
 /**
- * What maintained job counts cost the SQLite store's writes: bulk enqueue (calls of 1,000) and a
- * claim 50 / complete 50 drain through `SqliteStore`, with counting variants applied to a fresh
- * file from outside, interleaved round by round. Store-level figures, so the per-job cost of a
- * trigger shows larger here than in the bench's end-to-end runs (which add the worker runtime).
+ * What keeping job counts with triggers would cost writes: bulk enqueue (calls of 1,000) and a
+ * claim 50 / complete 50 drain through the store, with trigger variants added to a fresh store from
+ * outside, interleaved round by round. Store-level figures: the worker runtime's own cost is not in
+ * them, so a trigger's share shows larger here than end to end.
  *
- *   npx tsx bench/experiments/counts-cost.ts [--rounds 5] [--jobs 100000] [--variants none,narrow,wide]
+ * SQLite variants: `narrow` (a counts row per queue and state, row triggers), `wide` (a row per
+ * queue, a column per state), `noop` (triggers with an empty body: the cost of firing at all),
+ * `whenoff` (triggers whose WHEN is false). PostgreSQL (`--store postgres`, schema
+ * bench_offload_counts_cost): `trigger`, statement triggers with transition tables appending
+ * aggregated deltas. The stores count in their own statements instead: see docs/queues.md.
+ *
+ *   npx tsx bench/experiments/counts-cost.ts [--store sqlite|postgres] [--rounds 5] [--jobs 100000] [--variants none,narrow,wide,noop,whenoff]
  */
 import Database from 'better-sqlite3'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -53,13 +59,18 @@ const DDL: Record<string, string> = {
     CREATE TRIGGER x_upd AFTER UPDATE OF state ON offload_jobs WHEN OLD.state IS NOT NEW.state BEGIN
       UPDATE x_counts SET ${STATES.map((s) => `${s} = ${s} + (NEW.state = '${s}') - (OLD.state = '${s}')`).join(', ')} WHERE queue = NEW.queue;
     END;`,
+  noop: `
+    CREATE TRIGGER x_ins AFTER INSERT ON offload_jobs BEGIN SELECT 1; END;
+    CREATE TRIGGER x_upd AFTER UPDATE OF state ON offload_jobs BEGIN SELECT 1; END;`,
+  whenoff: `
+    CREATE TABLE x_counts (queue TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (queue, state)) STRICT, WITHOUT ROWID;
+    CREATE TRIGGER x_ins AFTER INSERT ON offload_jobs WHEN 0 BEGIN
+      INSERT INTO x_counts VALUES (NEW.queue, NEW.state, 1) ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER x_upd AFTER UPDATE OF state ON offload_jobs WHEN 0 BEGIN
+      UPDATE x_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+    END;`,
 }
-
-DDL.noop = `CREATE TRIGGER x_ins AFTER INSERT ON offload_jobs BEGIN SELECT 1; END;
-  CREATE TRIGGER x_upd AFTER UPDATE OF state ON offload_jobs BEGIN SELECT 1; END;`
-DDL.whenoff = `CREATE TABLE x_counts (queue TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (queue, state)) STRICT, WITHOUT ROWID;
-  CREATE TRIGGER x_ins AFTER INSERT ON offload_jobs WHEN 0 BEGIN INSERT INTO x_counts VALUES (NEW.queue, NEW.state, 1) ON CONFLICT DO UPDATE SET n = n + 1; END;
-  CREATE TRIGGER x_upd AFTER UPDATE OF state ON offload_jobs WHEN 0 BEGIN UPDATE x_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state; END;`
 
 /** PostgreSQL: statement-level triggers with transition tables append aggregated deltas. */
 const PG_DDL: Record<string, string> = {

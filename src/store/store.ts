@@ -452,7 +452,10 @@ export interface Store {
    * or a fingerprint is found through an index of its own, never by reading the whole table.
    */
   jobList(params: JobListParams): Promise<JobInfo[]>
-  /** Counts of unfinished and finished jobs per queue and state. */
+  /**
+   * Counts of unfinished and finished jobs per queue and state, none of them 0. Read from counts
+   * the store keeps as it writes (in the same transactions), never by counting the jobs.
+   */
   jobCounts(): Promise<JobCount[]>
 
   /**
@@ -558,7 +561,10 @@ export interface Store {
 
   // ─── Queues ───────────────────────────────────────────────────────────────────────────────────
 
-  /** Every queue that holds jobs or was ever paused, by name, with its counts and head age. */
+  /**
+   * Every queue that holds jobs or was ever paused, by name, with its counts and head age: the
+   * counts as `jobCounts` reads them, the head age from the ready index (a few seeks per queue).
+   */
   queueList(): Promise<QueueInfo[]>
   /**
    * Stops claims from `queue` in every process until `queueResume`: jobs already running (or

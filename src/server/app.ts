@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { IncomingMessage } from 'node:http'
 import { BlockList, isIP, type AddressInfo, type Socket } from 'node:net'
@@ -8,6 +7,7 @@ import { describe, parseDuration, type Duration } from '../duration.js'
 import { OffloadError } from '../errors.js'
 import { consoleLogger, silentLogger, type Logger } from '../logger.js'
 import type { Offload } from '../offload.js'
+import { packageVersion } from '../package-version.js'
 import type { MetricsOptions } from '../telemetry/metrics.js'
 import { checkApiTokens, Credentials, installAuth, installCsrfGuard, parseTokenList, resolveRateLimit, type ApiToken, type RateLimitOptions, type ResolvedRateLimit } from './auth.js'
 import type { ServerContext } from './context.js'
@@ -194,11 +194,6 @@ function jsonProblem(text: string): string {
   }
   // It parses, so the secure parser refused it for a prototype-poisoning key.
   return 'it holds a __proto__ or constructor.prototype key, which is refused'
-}
-
-function packageVersion(): string {
-  // Two levels up from src/server/ and from dist/server/ alike.
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 }
 
 /**

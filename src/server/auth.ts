@@ -233,8 +233,8 @@ function authenticate(credentials: Credentials, request: FastifyRequest): Creden
     const session = readSessionCookie(request.headers.cookie)
     if (session !== undefined) return sessionCredential(credentials, request, session)
   }
-  const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header)
-  if (match === null) {
+  const token = bearerToken(header)
+  if (token === undefined) {
     throw new HttpError(
       401,
       'MISSING_TOKEN',
@@ -245,13 +245,18 @@ function authenticate(credentials: Credentials, request: FastifyRequest): Creden
       { 'www-authenticate': 'Bearer realm="offload"' },
     )
   }
-  const found = credentials.byToken(match[1]!)
+  const found = credentials.byToken(token)
   if (found === undefined) {
     throw new HttpError(401, 'INVALID_TOKEN', 'the API token is not one this server accepts', {}, {
       'www-authenticate': 'Bearer realm="offload", error="invalid_token"',
     })
   }
   return found
+}
+
+/** The token of an `Authorization: Bearer <token>` header; undefined for no header or another scheme. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1]
 }
 
 function sessionCredential(credentials: Credentials, request: FastifyRequest, cookie: string): Credential {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Credential, Credentials } from '../auth.js'
+import { bearerToken, type Credential, type Credentials } from '../auth.js'
 import { HttpError } from '../http-error.js'
 import { ERROR_SCHEMA } from '../schemas.js'
 import { clearedSessionCookie, readSessionCookie, sessionCookie, verifySession } from '../session.js'
@@ -75,8 +75,8 @@ export function sessionRoutes(app: FastifyInstance, credentials: Credentials | u
 
 /** The caller by bearer token or session cookie, without refusing anyone: `GET /v1/session` answers both. */
 function identify(credentials: Credentials, request: FastifyRequest): Credential | undefined {
-  const bearer = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')
-  if (bearer !== null) return credentials.byToken(bearer[1]!)
+  const token = bearerToken(request.headers.authorization)
+  if (token !== undefined) return credentials.byToken(token)
   const cookie = readSessionCookie(request.headers.cookie)
   return cookie === undefined ? undefined : verifySession(credentials, cookie, Date.now())
 }

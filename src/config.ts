@@ -8,7 +8,7 @@ import { OffloadError } from './errors.js'
  */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 
-export function checkName(value: unknown, what: 'task' | 'queue'): string {
+export function checkName(value: unknown, what: 'task' | 'queue' | 'schedule'): string {
   if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
     throw new OffloadError(
       'INVALID_NAME',

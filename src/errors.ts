@@ -55,6 +55,10 @@ export type OffloadErrorCode =
   | 'JOB_CANCELLED'
   /** An enqueue would take a queue past its `maxQueued`; see `QueueFullError`. */
   | 'QUEUE_FULL'
+  /** No cron schedule has that name. */
+  | 'SCHEDULE_NOT_FOUND'
+  /** `resetBreaker` named a task (and group) whose circuit breaker has never recorded an outcome. */
+  | 'BREAKER_NOT_FOUND'
 
 /**
  * The one error type Offload throws for anything a caller did or should handle. `code` is stable;

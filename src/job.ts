@@ -73,6 +73,8 @@ export interface JobInfo<P = unknown, R = unknown> {
   /** While the job is `failed`: its last error's fingerprint, which names its failure group (see `errorFingerprint`). */
   errorFingerprint?: string
   key?: string
+  /** The job's group: claims take a queue's groups in turn, and a queue may cap how many of one group run at once. */
+  group?: string
   timeoutMs?: number
   backoff?: BackoffOptions
   /** The URL told when the job finishes (`webhook` at enqueue, or the task's default). */
@@ -148,6 +150,12 @@ export interface EnqueueOptions {
   /** Override the task's queue for this job. */
   queue?: string
   /**
+   * The job's group — a customer, a tenant, an account (at most 255 characters). Claims take a
+   * queue's grouped jobs round-robin between groups, so one group's backlog never starves another,
+   * and the queue's `groupConcurrency` caps how many of one group run at once.
+   */
+  group?: string
+  /**
    * An http(s) URL that gets the job's outcome, signed, each time it finishes (completed, failed
    * or cancelled). Default from the task. Needs a signing secret: `webhooks.secret` in the config
    * or `OFFLOAD_WEBHOOK_SECRET`.
@@ -160,6 +168,26 @@ export interface EnqueueOptions {
    * must name the same client.
    */
   transaction?: TransactionClient
+  /**
+   * Debounce: one job stands for a burst of enqueues with this key (per task). While that job has
+   * not started yet — it waits `delay` — each such enqueue replaces its payload and options and
+   * pushes its run time back to `delay` from now, and returns it with `existing: true`: the latest
+   * payload wins. Once it is due, the next enqueue creates a new job. `maxWait` caps how long a
+   * steady stream of enqueues can hold it back (from its first enqueue). Not with `key`, `delay`,
+   * `runAt`, `throttle` or `transaction`, and one job per call.
+   */
+  debounce?: { key: string; delay: Duration; maxWait?: Duration }
+  /**
+   * Throttle: at most one job per key (per task) per `window`. An enqueue within the window of the
+   * last job the key created returns that job with `existing: true` and creates none; after it, a
+   * new job opens a new window. Not with `key`, `debounce` or `transaction`, and one job per call.
+   */
+  throttle?: { key: string; window: Duration }
+  /**
+   * Cancels the enqueue while it waits for room in a full queue (`whenFull: 'wait'`): it rejects
+   * with `ABORTED` and writes nothing.
+   */
+  signal?: AbortSignal
 }
 
 /** The part of a `pg` client (`Client` or a pool's `PoolClient`) a transactional enqueue uses. */

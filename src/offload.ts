@@ -1,6 +1,8 @@
 import { resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js'
+import { breakerNotFound, checkBreakerReset, type ResetBreakerOptions } from './breaker/breaker-options.js'
 import { checkBoolean, checkName, checkNumber, checkObject, checkOptions, checkString, checkWebhookUrl, closest } from './config.js'
 import { describe, parseDuration, type Duration } from './duration.js'
+import { checkEnqueueFlow } from './enqueue-flow.js'
 import { isOffloadError, OffloadError } from './errors.js'
 import { uuidv7 } from './ids.js'
 import { JobHandle, type JobOperations, type ResultOptions } from './job-handle.js'
@@ -9,8 +11,23 @@ import { toJson } from './json.js'
 import { JOB_STATES, type EnqueueOptions, type JobEvent, type JobInfo, type JobState, type TransactionClient } from './job.js'
 import { consoleLogger, silentLogger, type Logger } from './logger.js'
 import { Maintenance, type MaintenanceSettings } from './maintenance/maintenance.js'
+import { QueueRoom, resolveQueueWaits } from './queue-room.js'
 import { openStore } from './store/open-store.js'
-import type { FailureGroup, JobCount, JobInsert, JobInsertManyParams, JobInsertResult, QueueInfo, Store, WorkerInfo } from './store/store.js'
+import { checkSchedule, pausedWrite, scheduleWrite, type CheckedSchedule, type ScheduleOptions } from './schedules/schedule-options.js'
+import type {
+  BreakerInfo,
+  FailureGroup,
+  JobCount,
+  JobInsert,
+  JobInsertManyParams,
+  JobInsertResult,
+  QueueInfo,
+  QueueLimits,
+  ScheduleInfo,
+  ScheduleSource,
+  Store,
+  WorkerInfo,
+} from './store/store.js'
 import {
   checkAttempts,
   checkPriority,
@@ -64,6 +81,11 @@ export interface OffloadConfig {
   queues?: Record<string, QueueOptions>
   /** Completion webhooks: how they are signed and delivered. */
   webhooks?: WebhookOptions
+  /**
+   * Cron schedules declared in code, by name. Checked now; written to the store (created, or
+   * updated where they changed) when a worker starts. See docs/schedules.md.
+   */
+  schedules?: Record<string, ScheduleOptions>
 }
 
 export interface QueueOptions {
@@ -73,6 +95,33 @@ export interface QueueOptions {
    * nothing. Checked by every producer that has this setting, at the store. @defaultValue no cap
    */
   maxQueued?: number
+  /**
+   * At most this many of the queue's jobs running at once, across every worker on every machine
+   * (jobs a worker has claimed ahead count as running). Every process that works the queue must
+   * have the same setting. @defaultValue no limit
+   */
+  concurrency?: number
+  /**
+   * At most `limit` of the queue's jobs start per `interval`, across every worker: windows are
+   * fixed, aligned to the epoch (`{ limit: 100, interval: '1m' }` allows 100 starts from 12:00:00
+   * to 12:00:59.999). Workers claim no jobs ahead from a rate-limited queue, so a start is when
+   * the job runs. @defaultValue no limit
+   */
+  rateLimit?: { limit: number; interval: Duration }
+  /**
+   * At most this many jobs of one group (`group` at enqueue, e.g. a customer id) running at once,
+   * across every worker. Grouped jobs are taken round-robin between groups whether or not this is
+   * set. @defaultValue no limit
+   */
+  groupConcurrency?: number
+  /**
+   * What an enqueue into the queue at its `maxQueued` does: `'reject'` throws `QueueFullError` at
+   * once; `'wait'` waits for room (retrying as jobs finish and workers take jobs) for up to
+   * `fullTimeout`, then throws it. An HTTP request waits too, then answers 429. @defaultValue `'reject'`
+   */
+  whenFull?: 'reject' | 'wait'
+  /** With `whenFull: 'wait'`, the longest an enqueue waits for room. @defaultValue `'30s'` */
+  fullTimeout?: Duration
 }
 
 export interface WebhookOptions {
@@ -191,8 +240,11 @@ export interface Task<P, R> {
   enqueueMany(jobs: readonly { payload: P; options?: EnqueueOptions }[]): Promise<JobHandle<P, R>[]>
 }
 
-const CONFIG_OPTIONS = ['store', 'migrate', 'tasks', 'maxPayloadSize', 'retention', 'maintenance', 'logger', 'queues', 'webhooks'] as const
-const QUEUE_OPTIONS = ['maxQueued'] as const
+const CONFIG_OPTIONS = ['store', 'migrate', 'tasks', 'maxPayloadSize', 'retention', 'maintenance', 'logger', 'queues', 'webhooks', 'schedules'] as const
+const QUEUE_OPTIONS = ['maxQueued', 'whenFull', 'fullTimeout', 'concurrency', 'rateLimit', 'groupConcurrency'] as const
+const RATE_LIMIT_OPTIONS = ['limit', 'interval'] as const
+/** A group name's longest: a customer or tenant id, not a document. */
+const MAX_GROUP_LENGTH = 255
 const WEBHOOK_OPTIONS = ['secret', 'attempts', 'timeout', 'backoff'] as const
 const RETENTION_OPTIONS = ['completed', 'failed', 'cancelled'] as const
 const MAINTENANCE_OPTIONS = ['leaderTtl', 'promoteInterval', 'rescueInterval', 'pruneInterval'] as const
@@ -203,7 +255,8 @@ const WORK_OPTIONS = [
   'shutdownGrace', 'maintenance', 'handleSignals', 'signal', 'id',
 ] as const
 const ENQUEUE_OPTIONS = [
-  'delay', 'runAt', 'priority', 'attempts', 'backoff', 'timeout', 'key', 'keyTtl', 'metadata', 'queue', 'transaction', 'webhook',
+  'delay', 'runAt', 'priority', 'attempts', 'backoff', 'timeout', 'key', 'keyTtl', 'metadata', 'queue', 'transaction', 'webhook', 'group',
+  'debounce', 'throttle', 'signal',
 ] as const
 const LIST_OPTIONS = ['state', 'queue', 'task', 'key', 'fingerprint', 'limit', 'cursor'] as const
 const FAILURE_GROUPS_OPTIONS = ['queue', 'task', 'limit'] as const
@@ -245,9 +298,17 @@ export class Offload {
   private readonly workers = new Set<Worker>()
   private readonly ops: JobOperations
   private readonly maxQueued: ReadonlyMap<string, number> | undefined
+  /** Claims' limits by queue, for every worker of this instance. */
+  private readonly queueLimits: ReadonlyMap<string, QueueLimits> | undefined
+  private readonly room: QueueRoom
+  /** Aborted by `close()`: enqueues waiting for room in a full queue stop waiting. */
+  private readonly closed = new AbortController()
   /** Resolved `webhooks` settings; `secret` undefined when none is configured. */
   readonly webhookSettings: WebhookSettings
   private maintenance: Maintenance | undefined
+  /** The schedules of `config.schedules`, checked; written by the first `work()`. */
+  private readonly declaredSchedules: readonly CheckedSchedule[]
+  private schedulesDeclared: Promise<void> | undefined
   private readyPromise: Promise<void> | undefined
   private closing: Promise<void> | undefined
 
@@ -274,7 +335,10 @@ export class Offload {
         cancelled: duration(retention.cancelled, '24h', 'retention.cancelled'),
       },
     }
-    this.maxQueued = resolveQueueOptions(config.queues)
+    const queueSettings = resolveQueueOptions(config.queues)
+    this.maxQueued = queueSettings.caps
+    this.queueLimits = queueSettings.limits
+    const queueWaits = resolveQueueWaits(config.queues)
     this.webhookSettings = resolveWebhookOptions(config.webhooks)
     // Before the application's tasks, so a task of the same name is refused as a duplicate.
     const delivery = webhookDeliveryTask(this)
@@ -282,10 +346,13 @@ export class Offload {
     const tasks = config.tasks === undefined ? [] : config.tasks
     if (!Array.isArray(tasks)) throw new OffloadError('INVALID_OPTION', `tasks must be an array of task definitions, got ${describe(tasks)}`, { option: 'tasks' })
     for (const definition of tasks) this.register(definition)
+    const schedules = config.schedules === undefined ? {} : checkObject(config.schedules, 'schedules')
+    this.declaredSchedules = Object.entries(schedules).map(([name, options]) => checkSchedule(name, options))
 
     const store = config.store ?? process.env.OFFLOAD_STORE ?? DEFAULT_STORE
     this.ownsStore = typeof store === 'string'
     this.store = typeof store === 'string' ? openStore(store) : store
+    this.room = new QueueRoom(this.store, queueWaits)
     this.watcher = new JobWatcher(this.store, this.store.capabilities.listen ? 1000 : 250, this.logger)
     this.ops = {
       getJob: (id) => this.getJob(id),
@@ -359,8 +426,8 @@ export class Offload {
    * what was written (no read back), a key holder is read from the store.
    * @internal
    */
-  async submit(items: readonly EnqueueItem[]): Promise<{ job: JobInfo; existing: boolean }[]> {
-    const { inserts, results, now } = await this.insert(items)
+  async submit(items: readonly EnqueueItem[], signal?: AbortSignal): Promise<{ job: JobInfo; existing: boolean }[]> {
+    const { inserts, results, now } = await this.insert(items, signal)
     return Promise.all(
       results.map(async (result, index) => {
         if (result.existing) {
@@ -373,7 +440,7 @@ export class Offload {
     )
   }
 
-  private async insert(items: readonly EnqueueItem[]): Promise<{ inserts: JobInsert[]; results: JobInsertResult[]; now: number }> {
+  private async insert(items: readonly EnqueueItem[], signal?: AbortSignal): Promise<{ inserts: JobInsert[]; results: JobInsertResult[]; now: number }> {
     if (!Array.isArray(items)) {
       throw new OffloadError('INVALID_OPTION', `enqueueMany() takes an array of { task, payload, options }, got ${describe(items)}`, {
         option: 'jobs',
@@ -382,12 +449,23 @@ export class Offload {
     const now = Date.now()
     const inserts = items.map((item, index) => this.prepare(item, items.length > 1 ? index : undefined, now))
     const transaction = this.transactionOf(items)
+    const flow = checkEnqueueFlow(items.length === 1 ? (items[0]!.options ?? {}) : {})
+    if (items.length > 1) refuseFlowBatch(items)
     this.assertOpen()
     await this.ready()
     const params: JobInsertManyParams = { jobs: inserts }
     if (transaction !== undefined) params.transaction = transaction
     if (this.maxQueued !== undefined) params.maxQueued = this.maxQueued
-    const results = await this.store.jobInsertMany(params)
+    const job = inserts[0]!
+    // A debounced job's run time is the store's now plus the delay; describeInsert shows it so.
+    if (flow?.kind === 'debounce') job.delayMs = flow.delayMs
+    const attempt = (): Promise<JobInsertResult[]> =>
+      flow === undefined
+        ? this.store.jobInsertMany(params)
+        : flow.kind === 'debounce'
+          ? this.store.jobDebounce({ job, key: flow.key, delayMs: flow.delayMs, ...(flow.maxWaitMs === undefined ? {} : { maxWaitMs: flow.maxWaitMs }) }).then((result) => [result])
+          : this.store.jobThrottle({ job, key: flow.key, windowMs: flow.windowMs, ...(params.maxQueued ? { maxQueued: params.maxQueued } : {}) }).then((result) => [result])
+    const results = await this.room.insert(attempt, [this.closed.signal, signal, ...items.map((item) => item.options?.signal)])
     return { inserts, results, now }
   }
 
@@ -481,6 +559,11 @@ export class Offload {
     }
     if (options.metadata !== undefined) {
       insert.metadata = toJson(checkObject(options.metadata, 'metadata'), 'metadata')
+    }
+    if (options.group !== undefined) insert.group = checkString(options.group, `group${at}`, MAX_GROUP_LENGTH)
+    checkEnqueueFlow(options, at)
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new OffloadError('INVALID_OPTION', `signal must be an AbortSignal, got ${describe(options.signal)}${at}`, { option: 'signal' })
     }
     const webhook = options.webhook === undefined ? definition.webhook : checkWebhookUrl(options.webhook, `webhook${at}`)
     if (webhook !== undefined) {
@@ -715,6 +798,115 @@ export class Offload {
     await this.store.queueResume({ queue })
   }
 
+  // ─── Schedules ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Creates or replaces the cron schedule `name` (see docs/schedules.md). Its job options are
+   * checked as `enqueue` checks them, so its task must be defined here. Changing the expression
+   * or time zone moves its next run; anything else leaves it.
+   */
+  async schedule(name: string, options: ScheduleOptions): Promise<ScheduleInfo> {
+    const checked = checkSchedule(name, options)
+    return this.writeSchedule(checked, 'api')
+  }
+
+  /** Every schedule with its next and last run, by name. */
+  async listSchedules(): Promise<ScheduleInfo[]> {
+    await this.ready()
+    return this.store.scheduleList()
+  }
+
+  async getSchedule(name: string): Promise<ScheduleInfo | undefined> {
+    checkName(name, 'schedule')
+    await this.ready()
+    return this.store.scheduleGet({ name })
+  }
+
+  /**
+   * Deletes a schedule; the jobs it enqueued stay. False when there was none. A schedule still
+   * declared in code comes back when a worker of that code starts.
+   */
+  async deleteSchedule(name: string): Promise<boolean> {
+    checkName(name, 'schedule')
+    this.assertOpen()
+    await this.ready()
+    return this.store.scheduleDelete({ name })
+  }
+
+  /** Stops a schedule's ticks until `resumeSchedule`. `SCHEDULE_NOT_FOUND` when there is none. */
+  pauseSchedule(name: string): Promise<ScheduleInfo> {
+    return this.setSchedulePaused(name, true)
+  }
+
+  /** Lets a paused schedule tick again, from its next tick after now: the ticks it missed meanwhile are not enqueued. */
+  resumeSchedule(name: string): Promise<ScheduleInfo> {
+    return this.setSchedulePaused(name, false)
+  }
+
+  private async setSchedulePaused(name: string, paused: boolean): Promise<ScheduleInfo> {
+    checkName(name, 'schedule')
+    this.assertOpen()
+    await this.ready()
+    const schedule = await this.store.scheduleGet({ name })
+    if (schedule === undefined) throw new OffloadError('SCHEDULE_NOT_FOUND', `no schedule named '${name}'`, { schedule: name })
+    const written = await this.store.scheduleUpsert(pausedWrite(schedule, paused, await this.store.now()))
+    this.maintenance?.schedulesChanged()
+    return written
+  }
+
+  private async writeSchedule(checked: CheckedSchedule, source: ScheduleSource): Promise<ScheduleInfo> {
+    this.assertOpen()
+    await this.ready()
+    const prepare = (task: string, payload: unknown, options: EnqueueOptions): JobInsert => this.prepare({ task, payload, options }, undefined, Date.now())
+    const written = await this.store.scheduleUpsert(scheduleWrite(checked, source, prepare, await this.store.now()))
+    this.maintenance?.schedulesChanged()
+    return written
+  }
+
+  /** Writes the schedules of `config.schedules`, once per instance. */
+  private declareSchedules(): Promise<void> {
+    this.schedulesDeclared ??= (async () => {
+      for (const checked of this.declaredSchedules) {
+        try {
+          await this.writeSchedule(checked, 'code')
+        } catch (error) {
+          // Say which declaration: the option names in the message are the schedule's.
+          if (!isOffloadError(error) || error.code === 'CLOSED') throw error
+          throw new OffloadError(error.code, `schedule '${checked.name}': ${error.message}`, error.details, { cause: error })
+        }
+      }
+    })().catch((error: unknown) => {
+      this.schedulesDeclared = undefined
+      throw error
+    })
+    return this.schedulesDeclared
+  }
+
+  // ─── Circuit breakers ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Every circuit breaker on the store — of every process's tasks — with its state, failure rate,
+   * cooldown end and settings. A task's breaker appears once it has recorded an outcome.
+   */
+  async listBreakers(): Promise<BreakerInfo[]> {
+    await this.ready()
+    return this.store.breakerList({})
+  }
+
+  /**
+   * Closes a task's circuit breakers by hand (every one of the task, or one group's) and clears
+   * their windows; workers claim the jobs held back within half a second. `BREAKER_NOT_FOUND` when
+   * none has recorded an outcome.
+   */
+  async resetBreaker(task: string, options: ResetBreakerOptions = {}): Promise<{ reset: number }> {
+    const scope = checkBreakerReset(task, options)
+    this.assertOpen()
+    await this.ready()
+    const reset = await this.store.breakerReset(scope)
+    if (reset === 0) throw breakerNotFound(scope)
+    return { reset }
+  }
+
   // ─── Work ─────────────────────────────────────────────────────────────────────────────────────
 
   /** Starts a worker on this process; resolves once it is claiming. */
@@ -723,7 +915,14 @@ export class Offload {
     if (options.queues === undefined) settings.queues = [...settings.queues, WEBHOOK_QUEUE]
     this.assertOpen()
     await this.ready()
+    // Before the worker starts: a declared schedule whose task this process lacks fails work() with nothing running.
+    await this.declareSchedules()
     this.assertOpen()
+    if (this.queueLimits !== undefined) {
+      settings.limits = this.queueLimits
+      // A job claimed ahead would count against a rate window it may not start in.
+      if (settings.queues.some((queue) => this.queueLimits!.get(queue)?.rate !== undefined)) settings.prefetch = 0
+    }
     const worker = new Worker(this.store, this.runnable, settings, this.logger)
     this.workers.add(worker)
     void worker.done.then(() => this.workers.delete(worker))
@@ -790,6 +989,7 @@ export class Offload {
   close(options: { grace?: Duration } = {}): Promise<void> {
     const graceMs = options.grace === undefined ? undefined : parseDuration(options.grace, 'grace')
     if (graceMs !== undefined) for (const worker of this.workers) void worker.stop({ graceMs })
+    this.closed.abort(new OffloadError('CLOSED', 'this Offload instance is closed'))
     this.closing ??= (async () => {
       await Promise.all([...this.workers].map((worker) => worker.stop(graceMs === undefined ? {} : { graceMs })))
       await this.maintenance?.stop()
@@ -805,6 +1005,14 @@ export class Offload {
 }
 
 const TIMED_OUT = Symbol('timed out')
+
+/** Debounce and throttle are one job per call: each is its own store transaction, and a batch is all or nothing. */
+function refuseFlowBatch(items: readonly EnqueueItem[]): void {
+  const index = items.findIndex((item) => item.options?.debounce !== undefined || item.options?.throttle !== undefined)
+  if (index < 0) return
+  const name = items[index]!.options!.debounce !== undefined ? 'debounce' : 'throttle'
+  throw new OffloadError('INVALID_OPTION', `${name} takes one job per call (job ${index} of ${items.length}): enqueue it alone`, { option: name, index })
+}
 
 /** A failure group's fingerprint, as `errorFingerprint` makes them. */
 function checkFingerprint(value: unknown): string {
@@ -832,19 +1040,43 @@ export interface WebhookSettings {
   backoff: ResolvedBackoff
 }
 
-function resolveQueueOptions(value: unknown): ReadonlyMap<string, number> | undefined {
-  if (value === undefined) return undefined
+/** Queue settings as the store takes them: caps for enqueues, limits for claims; undefined where no queue has one. */
+interface QueueSettings {
+  caps: ReadonlyMap<string, number> | undefined
+  limits: ReadonlyMap<string, QueueLimits> | undefined
+}
+
+function resolveQueueOptions(value: unknown): QueueSettings {
+  if (value === undefined) return { caps: undefined, limits: undefined }
   const queues = checkObject(value, 'queues')
   const caps = new Map<string, number>()
+  const limits = new Map<string, QueueLimits>()
   for (const [queue, options] of Object.entries(queues)) {
     checkName(queue, 'queue')
-    const settings = checkObject(options, `queues.${queue}`)
-    checkOptions(settings, QUEUE_OPTIONS, `queues.${queue}`)
+    const at = `queues.${queue}`
+    const settings = checkObject(options, at)
+    checkOptions(settings, QUEUE_OPTIONS, at)
     if (settings.maxQueued !== undefined) {
-      caps.set(queue, checkNumber(settings.maxQueued, `queues.${queue}.maxQueued`, { integer: true, min: 1 }))
+      caps.set(queue, checkNumber(settings.maxQueued, `${at}.maxQueued`, { integer: true, min: 1 }))
     }
+    const queueLimits: QueueLimits = {}
+    if (settings.concurrency !== undefined) {
+      queueLimits.concurrency = checkNumber(settings.concurrency, `${at}.concurrency`, { integer: true, min: 1, max: 1_000_000 })
+    }
+    if (settings.groupConcurrency !== undefined) {
+      queueLimits.groupConcurrency = checkNumber(settings.groupConcurrency, `${at}.groupConcurrency`, { integer: true, min: 1, max: 1_000_000 })
+    }
+    if (settings.rateLimit !== undefined) {
+      const rate = checkObject(settings.rateLimit, `${at}.rateLimit`)
+      checkOptions(rate, RATE_LIMIT_OPTIONS, `${at}.rateLimit`)
+      const limit = checkNumber(rate.limit, `${at}.rateLimit.limit`, { integer: true, min: 1, max: 1_000_000 })
+      const intervalMs = parseDuration(rate.interval as Duration, `${at}.rateLimit.interval`)
+      if (intervalMs < 10) throw new OffloadError('INVALID_OPTION', `${at}.rateLimit.interval must be at least 10ms`, { option: `${at}.rateLimit.interval` })
+      queueLimits.rate = { limit, intervalMs }
+    }
+    if (Object.keys(queueLimits).length > 0) limits.set(queue, queueLimits)
   }
-  return caps.size === 0 ? undefined : caps
+  return { caps: caps.size === 0 ? undefined : caps, limits: limits.size === 0 ? undefined : limits }
 }
 
 function resolveWebhookOptions(value: unknown): WebhookSettings {

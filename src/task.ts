@@ -1,3 +1,4 @@
+import { resolveBreaker, type BreakerOptions, type ResolvedBreaker } from './breaker/breaker-options.js'
 import { resolveBackoff, type Backoff, type BackoffFunction, type ResolvedBackoff } from './backoff.js'
 import { checkName, checkNumber, checkOptions, checkWebhookUrl } from './config.js'
 import { describe, parseDuration, type Duration } from './duration.js'
@@ -44,6 +45,11 @@ export interface TaskOptions<P, R> {
   keyTtl?: Duration
   /** The completion webhook of every job of this task that names none (an http(s) URL). @defaultValue none */
   webhook?: string
+  /**
+   * A circuit breaker for the task's jobs (see `BreakerOptions`); `true` for the defaults.
+   * @defaultValue none
+   */
+  breaker?: BreakerOptions | true
 }
 
 /** A validated task: name, handler and resolved defaults. Made by `defineTask` or `offload.task`. */
@@ -58,12 +64,14 @@ export interface TaskDefinition<P = unknown, R = unknown> {
   readonly priority: number
   readonly keyTtlMs: number
   readonly webhook: string | undefined
+  /** Undefined when the task has no circuit breaker. */
+  readonly breaker: ResolvedBreaker | undefined
   readonly run: TaskHandler<P, R>
 }
 
 export const DEFAULT_QUEUE = 'default'
 export const DEFAULT_ATTEMPTS = 5
-const TASK_OPTIONS = ['run', 'queue', 'attempts', 'backoff', 'timeout', 'priority', 'keyTtl', 'webhook'] as const
+const TASK_OPTIONS = ['run', 'queue', 'attempts', 'backoff', 'timeout', 'priority', 'keyTtl', 'webhook', 'breaker'] as const
 
 /**
  * Defines a task without binding it to an Offload instance, so one module can declare tasks that
@@ -95,6 +103,7 @@ export function defineTask<P = void, R = void>(name: string, options: TaskOption
     priority: options.priority === undefined ? 0 : checkPriority(options.priority, `${where} priority`),
     keyTtlMs: options.keyTtl === undefined ? 0 : parseDuration(options.keyTtl, `${where} keyTtl`),
     webhook: options.webhook === undefined ? undefined : checkWebhookUrl(options.webhook, `${where} webhook`),
+    breaker: options.breaker === undefined ? undefined : resolveBreaker(options.breaker, where),
     run: options.run,
   } satisfies TaskDefinition<P, R>)
 }

@@ -155,7 +155,7 @@ async function using<T>(system: BenchSystem, ctx: ScenarioContext, step: string,
 /** A fresh queue filled with `options.jobs` numbered jobs (untimed), then drained. */
 function filledDrain(system: BenchSystem, ctx: ScenarioContext, step: string, plan: Plan, options: DrainOptions, variant: string): Promise<Measurement> {
   return using(system, ctx, step, async (space) => {
-    await fill(space, options.jobs, plan.chunk, numbered)
+    await fill(space, options.jobs, plan.chunk, numbered, options.shape.groups)
     return drain(system, space, options, variant)
   })
 }
@@ -171,9 +171,9 @@ function padded(bytes: number): PayloadOf {
 }
 
 /** Queues `jobs` jobs through the bulk API, untimed. */
-async function fill(space: Space, jobs: number, chunk: number, payload: PayloadOf): Promise<void> {
+async function fill(space: Space, jobs: number, chunk: number, payload: PayloadOf, groups?: number): Promise<void> {
   for (let first = 0; first < jobs; first += chunk) {
-    await space.enqueueMany(Array.from({ length: Math.min(chunk, jobs - first) }, (_, k) => payload(first + k)))
+    await space.enqueueMany(Array.from({ length: Math.min(chunk, jobs - first) }, (_, k) => payload(first + k)), groups)
   }
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { createOffload, type Offload, type Task } from '../../src/index.js'
 import { OFFLOAD_QUEUE, OFFLOAD_TASK, type BenchPayload as OffloadPayload } from '../workers/names.js'
-import { setUpOrRemove, type BenchSystem, type HttpApi, type ScenarioContext, type Space, type SystemName } from './system.js'
+import { setUpOrRemove, type BenchSystem, type HttpApi, type ScenarioContext, type Space, type SystemName, type WorkerShape } from './system.js'
 
 /** The task module `offload serve` loads in the `http` step: the no-op task, nothing else. */
 const HTTP_TASKS = 'bench/workers/http-tasks.ts'
@@ -39,7 +39,16 @@ export abstract class OffloadStoreSystem implements BenchSystem {
   abstract readonly durableAcks: string
   abstract readonly settings: Record<string, string>
   readonly workerScript = 'bench/workers/offload.ts'
-  readonly shapes = [{ suffix: '', options: {} }]
+  /**
+   * The library's defaults, then the same drain with flow control that leaves the worker's
+   * parallelism as it is, so the difference is what the limits cost: a queue concurrency limit
+   * equal to the worker's concurrency, and jobs spread over 100 groups of at most 5 running each.
+   */
+  readonly shapes: readonly WorkerShape[] = [
+    { suffix: '', options: {} },
+    { suffix: ' · queue concurrency limit = c', options: { flow: 'concurrency' } },
+    { suffix: ' · 100 groups, 5 running each', options: { flow: 'groups' }, groups: 100 },
+  ]
   /** The same worker on every store: `settings.worker` of both. */
   protected readonly workerSetting = 'offload.work({ concurrency, handleSignals: false }) in its own process (batchSize = concurrency, maintenance on)'
   /** `offload serve` as a user starts it, on the step's fresh store, with the bench's no-op task module. */
@@ -66,7 +75,8 @@ export abstract class OffloadStoreSystem implements BenchSystem {
     return {
       options: { store: store.url },
       enqueue: (payload) => task.enqueue(payload),
-      enqueueMany: (payloads) => task.enqueueMany(payloads.map((payload) => ({ payload }))),
+      enqueueMany: (payloads, groups) =>
+        task.enqueueMany(payloads.map((payload) => (groups === undefined ? { payload } : { payload, options: { group: `g${(payload.i ?? 0) % groups}` } }))),
       jobCount: async () => (await offload.countJobs()).reduce((sum, row) => sum + row.count, 0),
       remove: async () => {
         try {

@@ -28,6 +28,8 @@ export interface WorkerShape {
   /** Appended to the variant ("c=50 · defaults"); empty for the shape every other scenario uses. */
   suffix: string
   options: ChildOptions
+  /** Jobs are enqueued spread round-robin over this many groups (a system with groups: Offload). */
+  groups?: number
 }
 
 /**
@@ -39,8 +41,8 @@ export interface Space {
   readonly options: ChildOptions
   /** One job, resolving when the system acknowledged it. */
   enqueue(payload: BenchPayload): Promise<unknown>
-  /** One call of the system's bulk API. */
-  enqueueMany(payloads: BenchPayload[]): Promise<unknown>
+  /** One call of the system's bulk API; with `groups`, job i goes to group i mod groups. */
+  enqueueMany(payloads: BenchPayload[], groups?: number): Promise<unknown>
   /** Closes the producer and deletes everything the queue held, also after a failed step. */
   remove(): Promise<void>
   /** Jobs the queue holds, whatever their state: what the `http` step checks its 202s against. */

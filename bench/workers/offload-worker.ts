@@ -1,7 +1,19 @@
-import { createOffload, type Offload, type Store } from '../../src/index.js'
+import { createOffload, type Offload, type QueueOptions, type Store } from '../../src/index.js'
 import { OFFLOAD_QUEUE, OFFLOAD_TASK, type BenchPayload } from './names.js'
 import { systemChild } from './child.js'
 import type { WorkerConfig } from './protocol.js'
+
+/** The queue settings of a drain shape's `flow` option (see OffloadStoreSystem.shapes). */
+function flowQueues(config: WorkerConfig): Record<string, QueueOptions> | undefined {
+  switch (config.options.flow) {
+    case 'concurrency':
+      return { [OFFLOAD_QUEUE]: { concurrency: config.concurrency } }
+    case 'groups':
+      return { [OFFLOAD_QUEUE]: { groupConcurrency: 5 } }
+    default:
+      return undefined
+  }
+}
 
 async function completedJobs(offload: Offload): Promise<number> {
   return (await offload.countJobs()).filter((row) => row.state === 'completed').reduce((sum, row) => sum + row.count, 0)
@@ -14,7 +26,7 @@ async function completedJobs(offload: Offload): Promise<number> {
  */
 export function offloadWorker(storeFor: (config: WorkerConfig) => string | Store, stopped: () => Promise<void> = async () => {}): void {
   systemChild(async (config) => {
-    const offload = createOffload({ store: storeFor(config), logger: false })
+    const offload = createOffload({ store: storeFor(config), logger: false, queues: flowQueues(config) })
     let handle: (payload: BenchPayload, jobId: string) => void = () => {}
     const task = offload.task<BenchPayload, void>(OFFLOAD_TASK, { queue: OFFLOAD_QUEUE, run: (payload, ctx) => handle(payload, ctx.jobId) })
     await offload.migrate()

@@ -5,12 +5,15 @@ import { isOffloadError, OffloadError } from '../errors.js'
 import { packageVersion } from '../package-version.js'
 import { parseCommandArgs, type OptionSpecs } from './args.js'
 import { GLOBAL_OPTIONS, type Command } from './command.js'
+import { breakersCommand } from './commands/breakers.js'
 import { copyCommand } from './commands/copy.js'
 import { devCommand } from './commands/dev.js'
 import { enqueueCommand } from './commands/enqueue.js'
 import { jobCommand } from './commands/job.js'
 import { jobsCommand } from './commands/jobs.js'
 import { migrateCommand } from './commands/migrate.js'
+import { pauseCommand, queuesCommand, resumeCommand } from './commands/queues.js'
+import { schedulesCommand } from './commands/schedules.js'
 import { serveCommand } from './commands/serve.js'
 import { cancelCommand, retryCommand } from './commands/steer.js'
 import { workerCommand } from './commands/worker.js'
@@ -26,8 +29,13 @@ export const COMMANDS: readonly Command[] = [
   jobCommand,
   retryCommand,
   cancelCommand,
+  queuesCommand,
+  pauseCommand,
+  resumeCommand,
+  schedulesCommand,
   migrateCommand,
   copyCommand,
+  breakersCommand,
 ]
 
 /**

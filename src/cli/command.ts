@@ -1,5 +1,6 @@
 import { createOffload, type Offload } from '../offload.js'
 import { openStore } from '../store/open-store.js'
+import type { ScheduleOptions } from '../schedules/schedule-options.js'
 import type { Store } from '../store/store.js'
 import type { TaskDefinition } from '../task.js'
 import type { Args, OptionSpecs } from './args.js'
@@ -64,13 +65,13 @@ export const TASKS_OPTION: OptionSpecs = {
  */
 export async function withOffload<T>(
   storeUrl: string,
-  options: { tasks?: readonly TaskDefinition<any, any>[]; migrate?: boolean },
+  options: { tasks?: readonly TaskDefinition<any, any>[]; migrate?: boolean; schedules?: Record<string, ScheduleOptions> },
   fn: (offload: Offload, store: Store) => Promise<T>,
 ): Promise<T> {
   const store = openStore(storeUrl)
   let offload: Offload | undefined
   try {
-    offload = createOffload({ store, tasks: options.tasks ?? [], migrate: options.migrate ?? true })
+    offload = createOffload({ store, tasks: options.tasks ?? [], migrate: options.migrate ?? true, schedules: options.schedules ?? {} })
     return await fn(offload, store)
   } finally {
     await offload?.close()

@@ -31,6 +31,8 @@ const USAGE_CODES: ReadonlySet<OffloadErrorCode> = new Set<OffloadErrorCode>([
   'INVALID_PAYLOAD',
   'PAYLOAD_TOO_LARGE',
   'JOB_NOT_FOUND',
+  'SCHEDULE_NOT_FOUND',
+  'BREAKER_NOT_FOUND',
   'INVALID_STATE',
   'INVALID_STORE',
 ])

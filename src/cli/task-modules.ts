@@ -3,6 +3,7 @@ import { extname, relative, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { isOffloadError, OffloadError } from '../errors.js'
 import type { Offload } from '../offload.js'
+import type { ScheduleOptions } from '../schedules/schedule-options.js'
 import { isTaskDefinition, type TaskDefinition } from '../task.js'
 import { splitList, type Args } from './args.js'
 import { CliFailure, UsageError } from './exit.js'
@@ -18,6 +19,8 @@ export interface TaskModules {
   files: string[]
   tasks: TaskDefinition<any, any>[]
   seeds: { file: string; seed: SeedFunction }[]
+  /** The cron schedules the modules declare (a `schedules` export, by name), for the worker to write. */
+  schedules: Record<string, ScheduleOptions>
 }
 
 /** `--tasks` (repeatable, comma-separated), else `OFFLOAD_TASKS` (comma-separated). */
@@ -30,7 +33,7 @@ let tsxRegistered: Promise<void> | undefined
 
 /**
  * Imports each task module and collects every export that is a task definition, or an array of
- * them, and any `seed` function. A definition exported twice (re-exported, or also in an array)
+ * them, any `seed` function, and any `schedules` object (cron schedules by name). A definition exported twice (re-exported, or also in an array)
  * counts once.
  */
 export async function loadTaskModules(paths: readonly string[], cwd: string): Promise<TaskModules> {
@@ -39,6 +42,7 @@ export async function loadTaskModules(paths: readonly string[], cwd: string): Pr
   }
   const tasks = new Set<TaskDefinition<any, any>>()
   const seeds: TaskModules['seeds'] = []
+  const schedules: Record<string, ScheduleOptions> = {}
   for (const path of paths) {
     const absolute = resolve(cwd, path)
     if (!existsSync(absolute)) throw new UsageError(`cannot find task module '${path}' (looked for ${absolute})`)
@@ -63,6 +67,9 @@ export async function loadTaskModules(paths: readonly string[], cwd: string): Pr
         found++
       } else if (name === 'seed' && typeof value === 'function') {
         seeds.push({ file: path, seed: value as SeedFunction })
+      } else if (name === 'schedules' && typeof value === 'object' && value !== null) {
+        // Checked by createOffload, as any declared schedules are.
+        Object.assign(schedules, value)
       }
     }
     if (found === 0) {
@@ -71,7 +78,7 @@ export async function loadTaskModules(paths: readonly string[], cwd: string): Pr
     }
   }
   // Namespace objects list exports alphabetically by export name; order by task name instead.
-  return { files: [...paths], tasks: [...tasks].sort((a, b) => a.name.localeCompare(b.name)), seeds }
+  return { files: [...paths], tasks: [...tasks].sort((a, b) => a.name.localeCompare(b.name)), seeds, schedules }
 }
 
 /**

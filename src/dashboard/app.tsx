@@ -9,7 +9,9 @@ import { JobPage } from './pages/job-page'
 import { JobsPage } from './pages/jobs-page'
 import { OverviewPage } from './pages/overview-page'
 import { SignInPage } from './pages/sign-in-page'
+import { SchedulesPage } from './pages/schedules-page'
 import { WorkersPage } from './pages/workers-page'
+import { BreakersPage } from './pages/breakers-page'
 import { href, useRoute, type Route } from './router'
 import { loadSession, SessionContext, SIGNED_OUT } from './session'
 import type { Session } from './types'
@@ -89,6 +91,8 @@ const NAV = [
   { page: 'jobs', label: 'Jobs', to: href.jobs() },
   { page: 'failures', label: 'Failures', to: href.failures() },
   { page: 'workers', label: 'Workers', to: href.workers() },
+  { page: 'schedules', label: 'Schedules', to: href.schedules() },
+  { page: 'breakers', label: 'Breakers', to: href.breakers() },
 ] as const
 
 function Layout({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
@@ -174,6 +178,10 @@ function Page({ route }: { route: Route }) {
       return <FailuresPage filters={route.filters} />
     case 'workers':
       return <WorkersPage />
+    case 'schedules':
+      return <SchedulesPage />
+    case 'breakers':
+      return <BreakersPage />
     case 'unknown':
       return (
         <>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 
 /**
- * Hash routes: `#/`, `#/jobs?state=…`, `#/jobs/<id>`, `#/failures`, `#/workers`. The hash keeps
+ * Hash routes: `#/`, `#/jobs?state=…`, `#/jobs/<id>`, `#/failures`, `#/workers`, `#/schedules`. The hash keeps
  * every view a link (bookmark it, open it in a tab, send it) while the server serves one page.
  */
 export type Route =
@@ -10,6 +10,8 @@ export type Route =
   | { page: 'job'; id: string }
   | { page: 'failures'; filters: FailureFilters }
   | { page: 'workers' }
+  | { page: 'schedules' }
+  | { page: 'breakers' }
   | { page: 'unknown'; path: string }
 
 export interface JobFilters {
@@ -39,6 +41,8 @@ export function parseRoute(hash: string): Route {
   if (job) return { page: 'job', id: safeDecode(job[1]!) }
   if (path === '/failures') return { page: 'failures', filters: pick(params, FAILURE_FILTERS) }
   if (path === '/workers') return { page: 'workers' }
+  if (path === '/schedules') return { page: 'schedules' }
+  if (path === '/breakers') return { page: 'breakers' }
   return { page: 'unknown', path }
 }
 
@@ -72,6 +76,8 @@ export const href = {
   job: (id: string): string => `#/jobs/${encodeURIComponent(id)}`,
   failures: (filters: FailureFilters = {}): string => withQuery('/failures', filters),
   workers: (): string => '#/workers',
+  schedules: (): string => '#/schedules',
+  breakers: (): string => '#/breakers',
 }
 
 const listeners = new Set<() => void>()

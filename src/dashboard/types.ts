@@ -92,6 +92,7 @@ export interface Job {
   workerId: string | null
   /** While the job is failed: its failure group. */
   errorFingerprint: string | null
+  group: string | null
   webhook: null | { url: string; deliveries: WebhookDelivery[] | null }
   links: { self: string; events: string; cancel?: string; retry?: string }
 }
@@ -137,6 +138,19 @@ export interface RunningJob {
   attempt: number
   startedAt: string | null
   progress: Json
+}
+
+/** A cron schedule as `GET /v1/schedules` lists it. */
+export interface Schedule {
+  name: string
+  task: string
+  queue: string
+  cron: string
+  timezone: string
+  paused: boolean
+  source: 'code' | 'api'
+  nextRunAt: string | null
+  lastRunAt: string | null
 }
 
 export interface Worker {

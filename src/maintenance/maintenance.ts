@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { isOffloadError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { DEFAULT_SCHEDULER_SETTINGS, Scheduler } from '../schedules/scheduler.js'
 import type { Store, StoreNote, WebhookDeliveryTemplate } from '../store/store.js'
 
 /** Resolved maintenance settings, in milliseconds. Documented on `MaintenanceOptions` in offload.ts. */
@@ -35,9 +36,10 @@ const COUNTS_BATCH = 10_000
 
 /**
  * The housekeeping one process does for all: promote due jobs, rescue expired leases, prune old
- * history, dispatch completion webhooks, fold the job counts' pending changes. Every process that
- * runs it competes for a lease-based leadership in the store; only the leader works, and when it
- * dies another takes over once its leadership expires (`leaderTtlMs`, renewed every third of it).
+ * history, dispatch completion webhooks, fold the job counts' pending changes, enqueue the ticks of
+ * cron schedules (`Scheduler`). Every process that runs it competes for a lease-based leadership
+ * in the store; only the leader works, and when it dies another takes over once its leadership
+ * expires (`leaderTtlMs`, renewed every third of it).
  *
  * Promotion is timed to the next due job, not to a fixed tick: the promoter sleeps until the
  * earliest run time (or `promoteIntervalMs`, whichever is sooner) and store notes about newly
@@ -63,12 +65,20 @@ export class Maintenance {
   private dispatchEmptyAt: number | undefined
   private readonly running = new Set<Promise<unknown>>()
   private unlisten: (() => void) | undefined
+  private readonly scheduler: Scheduler
 
   constructor(
     private readonly store: Store,
     private readonly settings: MaintenanceSettings,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.scheduler = new Scheduler(store, DEFAULT_SCHEDULER_SETTINGS, logger)
+  }
+
+  /** A schedule was written in this process: the leader's scheduler looks again now rather than at its next poll. */
+  schedulesChanged(): void {
+    this.scheduler.wake()
+  }
 
   get isLeader(): boolean {
     return this.leader
@@ -86,7 +96,7 @@ export class Maintenance {
     this.stopped = true
     clearInterval(this.electTimer)
     this.stepDown()
-    await Promise.allSettled([...this.running])
+    await Promise.allSettled([...this.running, this.scheduler.stop()])
     try {
       await this.store.leaderResign({ name: LEADER_NAME, owner: this.settings.owner })
     } catch (error) {
@@ -129,6 +139,7 @@ export class Maintenance {
     this.duty('prune', () => this.prune())
     this.promoteSoon()
     this.dispatchSoon()
+    this.scheduler.start()
   }
 
   private stepDown(): void {
@@ -142,6 +153,8 @@ export class Maintenance {
     clearInterval(this.countsTimer)
     clearTimeout(this.dispatchDelay)
     this.dispatchDelay = undefined
+    // Its tick under way, if any, finishes on its own; the compare-and-set keeps it from doubling the new leader's.
+    void this.scheduler.stop()
   }
 
   private readonly onNote = (note: StoreNote): void => {

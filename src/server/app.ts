@@ -16,12 +16,14 @@ import { clientErrorHandler, errorHandler } from './errors.js'
 import { EventHub } from './event-hub.js'
 import { HttpError } from './http-error.js'
 import { openapiRoutes, RouteCatalog } from './openapi.js'
+import { breakerRoutes } from './routes/breakers.js'
 import { eventRoutes } from './routes/events.js'
 import { failureRoutes } from './routes/failures.js'
 import { healthRoutes } from './routes/health.js'
 import { jobRoutes } from './routes/jobs.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { queueRoutes } from './routes/queues.js'
+import { scheduleRoutes } from './routes/schedules.js'
 import { sessionRoutes } from './routes/session.js'
 import { workerRoutes } from './routes/workers.js'
 import type { EventStreamOptions } from './sse.js'
@@ -269,6 +271,8 @@ function buildServer(offload: Offload, settings: ServerSettings): FastifyInstanc
   queueRoutes(app, ctx)
   failureRoutes(app, ctx)
   workerRoutes(app, ctx)
+  scheduleRoutes(app, ctx)
+  breakerRoutes(app, ctx)
   eventRoutes(app, ctx, { ...settings.events, logger })
   metricsRoutes(app, ctx, settings.metrics)
   sessionRoutes(app, credentials)

@@ -4,7 +4,7 @@ import type { EventHub } from './event-hub.js'
 /**
  * What a token may do. Each scope includes the ones before it: `read` sees jobs, queues, events
  * and metrics; `write` also enqueues, cancels, retries and deletes jobs; `admin` also pauses and
- * resumes queues.
+ * resumes queues and writes cron schedules (which enqueue on their own, for as long as they exist).
  */
 export type Scope = 'read' | 'write' | 'admin'
 

@@ -29,7 +29,7 @@ export const ERROR_SCHEMA = {
 
 
 /** `'30s'`, `'5m'`, `'1h30m'` or milliseconds. (One type list rather than `anyOf`, whose errors say nothing useful.) */
-const DURATION = { type: ['string', 'integer'], minLength: 1, maxLength: 32, minimum: 0, maximum: MAX_DELAY_MS } as const
+export const DURATION = { type: ['string', 'integer'], minLength: 1, maxLength: 32, minimum: 0, maximum: MAX_DELAY_MS } as const
 
 /** The body of `POST /v1/jobs`, and each item of a batch. */
 export const ENQUEUE_SCHEMA = {
@@ -47,6 +47,35 @@ export const ENQUEUE_SCHEMA = {
     key: { type: 'string', minLength: 1, maxLength: 512, description: 'Idempotency key, as the Idempotency-Key header (which wins if both agree).' },
     webhook: { type: 'string', minLength: 1, maxLength: 2048, description: "An http(s) URL told of the job's outcome, signed. Default: the task's." },
     metadata: { type: 'object', additionalProperties: true, description: 'Free-form JSON stored with the job.' },
+    group: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      description: "The job's group (a customer, a tenant): groups take turns, and the queue's groupConcurrency caps one group's running jobs.",
+    },
+    debounce: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['key', 'delay'],
+      description:
+        'One job for a burst: while the job of this key (per task) has not started, a repeat replaces its payload and options, ' +
+        'pushes its run time to delay from now and answers 200 with it. Not with key, delay, runAt or throttle; alone in a batch.',
+      properties: {
+        key: { type: 'string', minLength: 1, maxLength: 512 },
+        delay: { ...DURATION, description: "How long after the latest enqueue the job runs: '2s', or milliseconds (at least 1)." },
+        maxWait: { ...DURATION, description: 'The longest a stream of repeats can hold the job back, from its first enqueue.' },
+      },
+    },
+    throttle: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['key', 'window'],
+      description: 'At most one job per key (per task) per window: a repeat within it answers 200 with the window’s job. Not with key or debounce; alone in a batch.',
+      properties: {
+        key: { type: 'string', minLength: 1, maxLength: 512 },
+        window: { ...DURATION, description: "'1m', or milliseconds (at least 1)." },
+      },
+    },
   },
 } as const
 
@@ -93,7 +122,7 @@ export const JOB_SCHEMA = {
   type: 'object',
   required: [
     'id', 'task', 'queue', 'state', 'payload', 'result', 'metadata', 'priority', 'attempts', 'maxAttempts', 'progress', 'errors',
-    'key', 'timeoutMs', 'runAt', 'createdAt', 'startedAt', 'finishedAt', 'workerId', 'errorFingerprint', 'webhook', 'links',
+    'key', 'timeoutMs', 'runAt', 'createdAt', 'startedAt', 'finishedAt', 'workerId', 'errorFingerprint', 'group', 'webhook', 'links',
   ],
   properties: {
     id: { type: 'string' },
@@ -130,6 +159,7 @@ export const JOB_SCHEMA = {
     finishedAt: { ...NULLABLE_TIME, description: 'When it completed, failed or was cancelled.' },
     workerId: { type: ['string', 'null'], description: 'The worker holding it while it runs.' },
     errorFingerprint: { type: ['string', 'null'], description: 'While it is failed: its failure group (GET /v1/failures, GET /v1/jobs?fingerprint=).' },
+    group: { type: ['string', 'null'], description: "The job's group, if it was given one at enqueue." },
     webhook: {
       // Type lists rather than anyOf: the serialiser tries each anyOf branch against the value, on every answer.
       type: ['object', 'null'],

@@ -50,6 +50,11 @@ export interface JobInsert {
   key?: string
   keyTtlMs?: number
   /**
+   * The job's group (a customer, a tenant): claims take a queue's grouped jobs round-robin between
+   * groups, and at most `QueueLimits.groupConcurrency` of one group run at once.
+   */
+  group?: string
+  /**
    * An http(s) URL to tell when the job finishes. Each time the job reaches `completed`, `failed`
    * or `cancelled`, that transition marks it due for a webhook delivery (see `jobWebhookDispatch`).
    */
@@ -83,7 +88,67 @@ export interface JobInsertResult {
   existing: boolean
 }
 
+// ─── Debounce and throttle ──────────────────────────────────────────────────────────────────────
+
+/**
+ * Debounce: one job per task and debounce key stands for a burst of enqueues. While that job is
+ * still waiting for its first run (`scheduled`, never started, its run time not yet reached), each
+ * enqueue with the key replaces its payload and options and pushes its run time back.
+ */
+export interface JobDebounceParams {
+  /**
+   * The job to create when none is waiting, and the values that replace a waiting one's: payload,
+   * metadata, priority, max attempts, timeout, backoff and webhook (its id, queue and creation time
+   * stay). Its `runAt` and `delayMs` are ignored, and it takes no idempotency `key`.
+   */
+  job: JobInsert
+  /** The debounce key, one namespace per task. */
+  key: string
+  /** The job is due this long after now (> 0). */
+  delayMs: number
+  /**
+   * A waiting job's run time is never pushed past its creation plus this, so a steady stream of
+   * enqueues still runs it. Without it, the run time moves on with every enqueue. A run time is
+   * never brought forward.
+   */
+  maxWaitMs?: number
+  now?: number
+}
+
+/** Throttle: at most one job per task and throttle key per window. */
+export interface JobThrottleParams {
+  /** The job to create when the key's window is over (or none began). It takes no idempotency `key`. */
+  job: JobInsert
+  /** The throttle key, one namespace per task. */
+  key: string
+  /** How long after a job is created enqueues with the key return it rather than create one (> 0). */
+  windowMs: number
+  /** As `JobInsertManyParams.maxQueued`: a created job due now counts against its queue's cap. */
+  maxQueued?: ReadonlyMap<string, number>
+  now?: number
+}
+
 // ─── Claim, heartbeat, finish ───────────────────────────────────────────────────────────────────
+
+/**
+ * Flow-control limits of one queue, applied by claims in every process that passes them. They
+ * belong to the queue, not to a worker: every process working the queue must pass the same ones.
+ */
+export interface QueueLimits {
+  /** At most this many of the queue's jobs `running` at once, across all workers. */
+  concurrency?: number
+  /** At most `limit` claims of the queue's jobs per fixed window of `intervalMs` (aligned to the epoch). */
+  rate?: { limit: number; intervalMs: number }
+  /** At most this many `running` jobs of one group at once, across all workers. */
+  groupConcurrency?: number
+}
+
+/** Jobs a claim must pass over: a task's, or one group's of a task (a circuit breaker is open). */
+export interface ClaimExclusion {
+  task: string
+  /** Only the jobs of this group; without it, all of the task's jobs. */
+  group?: string
+}
 
 export interface JobClaimParams {
   queues: readonly string[]
@@ -92,6 +157,10 @@ export interface JobClaimParams {
   limit: number
   /** The lease: how long the claim holds without a heartbeat. */
   leaseMs: number
+  /** Limits by queue name; a queue without an entry is unlimited. */
+  limits?: ReadonlyMap<string, QueueLimits>
+  /** Jobs to leave queued: they are neither claimed nor counted against any limit. */
+  exclude?: readonly ClaimExclusion[]
   now?: number
 }
 
@@ -117,6 +186,8 @@ export interface ClaimedJob {
   timeoutMs?: number
   backoff?: ResolvedBackoff
   key?: string
+  /** The job's group (`JobInsert.group`). */
+  group?: string
   createdAt: Date
   runAt: Date
 }
@@ -428,6 +499,169 @@ export type StoreNote =
   /** Another process wrote something; what is unknown. */
   | { kind: 'changed' }
 
+// ─── Schedules ──────────────────────────────────────────────────────────────────────────────────
+
+/** Who wrote a schedule: declared in the application's code (written at start), or at run time (library, HTTP, CLI). */
+export type ScheduleSource = 'code' | 'api'
+
+/** What each job a schedule enqueues is made of besides its payload: resolved when the schedule is written. */
+export interface ScheduleJobTemplate {
+  priority: number
+  maxAttempts: number
+  timeoutMs?: number
+  backoff?: ResolvedBackoff
+  metadata?: Record<string, Json>
+}
+
+export interface ScheduleUpsertParams {
+  /** Unique; a task name's characters. */
+  name: string
+  task: string
+  queue: string
+  /** A 5-field (minutes) or 6-field (seconds first) cron expression, already validated. */
+  cron: string
+  /** An IANA time zone the cron expression is read in. */
+  timezone: string
+  /** JSON text. */
+  payload: string
+  job: ScheduleJobTemplate
+  /** After downtime, enqueue at most this many of the ticks missed (0: skip them all). */
+  catchUp: number
+  source: ScheduleSource
+  /** Undefined keeps the stored flag; a new schedule is not paused. */
+  paused?: boolean
+  /** The first tick after now (epoch ms); null when the expression never fires again. See `scheduleUpsert`. */
+  nextRunAt: number | null
+  now?: number
+}
+
+/** A schedule as stored. */
+export interface ScheduleInfo {
+  name: string
+  task: string
+  queue: string
+  cron: string
+  timezone: string
+  payload: Json
+  job: ScheduleJobTemplate
+  catchUp: number
+  paused: boolean
+  source: ScheduleSource
+  /** The next tick the scheduler will enqueue; absent when the expression never fires again. */
+  nextRunAt?: Date
+  /** The latest tick that enqueued a job. */
+  lastRunAt?: Date
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface ScheduleTickParams {
+  name: string
+  /** The next run the caller read: the tick only applies if the store still holds this one. */
+  due: number
+  /** The next run after this tick; null when the expression never fires again. */
+  next: number | null
+  /** The tick times (epoch ms) whose jobs this tick creates, for `lastRunAt`; may be empty (missed ticks skipped). */
+  ticks: readonly number[]
+  /** One job per tick in `ticks`, ready to insert, without idempotency keys (the compare-and-set makes a tick's jobs unique). */
+  jobs: JobInsert[]
+  now?: number
+}
+
+// ─── Circuit breakers ───────────────────────────────────────────────────────────────────────────
+
+/**
+ * A circuit breaker's state. `closed`: jobs run. `open`: claims leave the jobs queued until the
+ * cooldown ends. `half_open`: a few probe jobs run; the first outcome recorded decides.
+ */
+export type BreakerState = 'closed' | 'open' | 'half_open'
+
+/** A task's breaker settings, resolved to milliseconds (see `BreakerOptions` in task.ts). */
+export interface BreakerSettings {
+  /** Failure rate, 0–1, at or above which a closed breaker opens. */
+  threshold: number
+  /** Attempts the rolling window must hold before the breaker may open. */
+  minVolume: number
+  /** The rolling window's length. */
+  windowMs: number
+  /** How long an open breaker stays open before it lets probes through. */
+  cooldownMs: number
+  /** Probe jobs that may run at once while half-open. */
+  probes: number
+}
+
+/** One attempt's outcome, as far as a breaker is concerned. */
+export interface BreakerOutcome {
+  task: string
+  /** The job's group, for a per-group breaker; without it, the task-wide breaker. */
+  group?: string
+  failed: boolean
+}
+
+export interface BreakerRecordParams {
+  /** Applied in order. Outcomes of a task without an entry in `settings` are ignored. */
+  outcomes: readonly BreakerOutcome[]
+  /** Settings by task name; they replace the ones the breaker recorded before. */
+  settings: ReadonlyMap<string, BreakerSettings>
+  now?: number
+}
+
+export interface BreakerTransition {
+  task: string
+  group?: string
+  from: BreakerState
+  to: BreakerState
+  at: Date
+}
+
+export interface BreakerProbeParams {
+  task: string
+  group?: string
+  now?: number
+}
+
+/**
+ * What a claimed job of a breaker's task may do: `closed` run as usual (no breaker, or a closed
+ * one); `probe` run as one of the half-open breaker's probes (a slot was taken); `refused` go back
+ * to the queue, the breaker being open or its probe slots taken.
+ */
+export type BreakerAdmission = 'closed' | 'probe' | 'refused'
+
+/** One breaker as the store holds it, its state as of `now`. */
+export interface BreakerInfo {
+  task: string
+  /** The group of a per-group breaker; absent for a task-wide one. */
+  group?: string
+  /** An `open` breaker whose cooldown has ended reads `half_open`: the next claim takes a probe. */
+  state: BreakerState
+  /** Failed attempts over attempts in the rolling window (0 when it holds none). */
+  failureRate: number
+  /** Attempts in the rolling window: the current sub-window plus the weighted share of the previous one. */
+  volume: number
+  /** When it last opened, while it is not closed. */
+  openedAt?: Date
+  /** When an open breaker lets probes through. */
+  cooldownUntil?: Date
+  /** Probe slots taken while half-open. */
+  probesInFlight: number
+  /** The settings its last recorded outcome came with. */
+  settings: BreakerSettings
+  /** How many times it moved to each state, since it was first recorded: for counters. */
+  transitions: Record<BreakerState, number>
+  updatedAt: Date
+}
+
+export interface BreakerListParams {
+  now?: number
+}
+
+export interface BreakerResetParams {
+  task: string
+  /** Only this group's breaker; without it, every breaker of the task (task-wide and per group). */
+  group?: string
+  now?: number
+}
+
 export interface Store {
   /** The store's URL with any password hidden: for logs and messages. */
   readonly description: string
@@ -582,6 +816,27 @@ export interface Store {
    */
   queueCountsCompact(params: QueueCountsCompactParams): Promise<number>
 
+  // ─── Debounce and throttle ────────────────────────────────────────────────────────────────────
+  //
+  // Each is one transaction, atomic against concurrent producers in any process: of any number of
+  // enqueues racing on one key, exactly one creates the job and the rest see it. A created job is
+  // written as `jobInsertMany` writes one (counts, `enqueued` event, notes).
+
+  /**
+   * Updates the job waiting under the debounce key — payload and options from `job`, run time
+   * now + `delayMs` (capped by `maxWaitMs`) — and returns it with `existing: true`; or, when none
+   * is waiting, creates `job` due now + `delayMs`. An update appends no event: the job's state is
+   * unchanged.
+   */
+  jobDebounce(params: JobDebounceParams): Promise<JobInsertResult>
+  /**
+   * Returns the job the throttle key's current window belongs to, with `existing: true`; or, when
+   * the window is over (or its job was deleted), creates `job` and opens a new window of
+   * `windowMs` from now. `QueueFullError` as `jobInsertMany` when a created job would overfill its
+   * queue. `jobPrune` forgets windows that ended.
+   */
+  jobThrottle(params: JobThrottleParams): Promise<JobInsertResult>
+
   // ─── Webhooks ─────────────────────────────────────────────────────────────────────────────────
 
   /**
@@ -598,6 +853,58 @@ export interface Store {
    * are the job's current ones); the job is not changed. False when the job does not exist.
    */
   eventAppend(params: EventAppendParams): Promise<boolean>
+
+  // ─── Schedules ────────────────────────────────────────────────────────────────────────────────
+  //
+  // A schedule enqueues a job of a task at every tick of a cron expression. Stores keep schedules
+  // and make each tick's enqueue happen once; they never parse cron: the runtime computes tick
+  // times and passes them in.
+
+  /**
+   * Creates or replaces the schedule `name`. Its next run becomes `nextRunAt` when the schedule is
+   * new, when its `cron` or `timezone` changes, or when it is resumed (`paused` true → false);
+   * otherwise the stored next run stands, so processes that declare the same schedule as they
+   * start neither skip nor repeat a tick. `paused` undefined keeps the stored flag (false when
+   * new). Returns the schedule as stored.
+   */
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleInfo>
+  scheduleGet(params: { name: string }): Promise<ScheduleInfo | undefined>
+  /** Every schedule, by name. */
+  scheduleList(): Promise<ScheduleInfo[]>
+  /** Deletes a schedule; its jobs already enqueued stay. False when there was none. */
+  scheduleDelete(params: { name: string }): Promise<boolean>
+  /**
+   * One tick of a schedule, in one transaction: moves its next run from `due` to `next` only if
+   * it is still `due` and the schedule is not paused (compare-and-set), and only then creates
+   * `jobs` exactly as `jobInsertMany` does (counts, events, notes). Of several processes ticking
+   * the same schedule at once, exactly one wins and enqueues; the others get false and write
+   * nothing.
+   */
+  scheduleTick(params: ScheduleTickParams): Promise<boolean>
+
+  // ─── Circuit breakers ─────────────────────────────────────────────────────────────────────────
+  //
+  // One row per breaker, keyed by task and group ('' for task-wide), shared by every worker on the
+  // store. Breakers never touch jobs: an open one only makes workers pass `exclude` to claims.
+
+  /**
+   * Adds attempt outcomes to their breakers' rolling windows and moves breakers, in one
+   * transaction: a closed breaker opens once its window holds `minVolume` attempts with a failure
+   * rate at or above `threshold`; a half-open one closes (window cleared) on a success and opens
+   * for another cooldown on a failure. Creates breakers on their first outcome. Returns the
+   * transitions, in order.
+   */
+  breakerRecord(params: BreakerRecordParams): Promise<BreakerTransition[]>
+  /**
+   * Asks whether a claimed job of the task (and group) may run. An open breaker whose cooldown
+   * has ended becomes `half_open` here. A half-open one hands out `probes` slots; a slot whose
+   * outcome has not come within the cooldown is freed (its worker presumably died).
+   */
+  breakerProbe(params: BreakerProbeParams): Promise<BreakerAdmission>
+  /** Every breaker, by task then group. */
+  breakerList(params: BreakerListParams): Promise<BreakerInfo[]>
+  /** Closes breakers by hand and clears their windows. Returns how many it found. */
+  breakerReset(params: BreakerResetParams): Promise<number>
 
   /** Subscribes to hints about changes. Returns the unsubscribe function. */
   listen(listener: (note: StoreNote) => void): () => void

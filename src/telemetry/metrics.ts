@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { BreakerMetrics } from '../breaker/breaker-metrics.js'
 import { checkBoolean, checkNumber, checkObject, checkOptions } from '../config.js'
 import { JOB_STATES, type JobEvent } from '../job.js'
 import type { Offload } from '../offload.js'
@@ -49,6 +50,7 @@ export class OffloadMetrics {
   private readonly jobs: Gauge<'queue' | 'state'>
   private readonly paused: Gauge<'queue'>
   private readonly oldest: Gauge<'queue'>
+  private readonly breakers: BreakerMetrics
   private readonly enqueued: Counter<'queue' | 'task'>
   private readonly completed: Counter<'queue' | 'task'>
   private readonly failed: Counter<'queue' | 'task'>
@@ -86,6 +88,7 @@ export class OffloadMetrics {
       labelNames: ['queue'],
       registers,
     })
+    this.breakers = new BreakerMetrics(registers)
     const fromEvents = 'counted from the event log since this server started, for every process on the store'
     const counter = (name: string, help: string): Counter<'queue' | 'task'> =>
       new Counter({ name, help: `${help}, ${fromEvents}.`, labelNames: ['queue', 'task'], registers })
@@ -137,7 +140,8 @@ export class OffloadMetrics {
   }
 
   private async collect(): Promise<string> {
-    const [queues, now] = await Promise.all([this.offload.listQueues(), this.offload.store.now()])
+    const [queues, now, breakers] = await Promise.all([this.offload.listQueues(), this.offload.store.now(), this.offload.listBreakers()])
+    this.breakers.set(breakers)
     // Reset first: a queue that no longer exists must drop out rather than keep its last values.
     this.jobs.reset()
     this.paused.reset()

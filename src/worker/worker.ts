@@ -6,9 +6,10 @@ import { randomId } from '../ids.js'
 import { toJson } from '../json.js'
 import type { Json } from '../job.js'
 import type { Logger } from '../logger.js'
-import type { ClaimedJob, FinishError, JobFinish, JobNote, Store, StoreNote } from '../store/store.js'
+import type { ClaimedJob, FinishError, JobFinish, JobNote, QueueLimits, Store, StoreNote } from '../store/store.js'
 import type { JobContext, TaskDefinition } from '../task.js'
 import { Batcher } from './batcher.js'
+import { WorkerBreakers } from './breakers.js'
 
 /** Resolved worker settings, in milliseconds. See `WorkOptions` in offload.ts for the documentation. */
 export interface WorkerSettings {
@@ -22,6 +23,8 @@ export interface WorkerSettings {
   heartbeatMs: number
   pollMs: number
   shutdownGraceMs: number
+  /** Flow-control limits of queues, as every process working them has them. */
+  limits?: ReadonlyMap<string, QueueLimits>
 }
 
 interface Execution {
@@ -123,6 +126,8 @@ export class Worker {
   private claimMs: number | undefined
   private readonly finishes: Batcher<JobFinish>
   private readonly notes: Batcher<JobNote>
+  /** Circuit breakers of the tasks that have one; undefined (and free) when none has. */
+  private readonly breakers: WorkerBreakers | undefined
   private readonly unlisten: () => void
   private readonly pollTimer: NodeJS.Timeout
   private readonly heartbeatTimer: NodeJS.Timeout
@@ -136,6 +141,12 @@ export class Worker {
   private claimAgain = false
   private claimRetryTimer: NodeJS.Timeout | undefined
   private claimFailures = 0
+  /** Wakes the claim loop when the next rate window of a rate-limited queue opens. */
+  private rateTimer: NodeJS.Timeout | undefined
+  /** The shortest rate window of this worker's queues, ms; undefined when none is rate-limited. */
+  private readonly rateWindowMs: number | undefined
+  /** Whether a queue of this worker caps running jobs: a finish anywhere may make room. */
+  private readonly capsRunning: boolean
   private stopping: Promise<void> | undefined
   private resolveDone!: () => void
   private idleWaiters: (() => void)[] = []
@@ -150,8 +161,13 @@ export class Worker {
   ) {
     this.id = settings.id
     this.done = new Promise((resolve) => (this.resolveDone = resolve))
+    const limits = settings.queues.map((queue) => settings.limits?.get(queue)).filter((limit) => limit !== undefined)
+    const windows = limits.flatMap((limit) => (limit.rate === undefined ? [] : [limit.rate.intervalMs]))
+    this.rateWindowMs = windows.length === 0 ? undefined : Math.min(...windows)
+    this.capsRunning = limits.some((limit) => limit.concurrency !== undefined || limit.groupConcurrency !== undefined)
     this.finishes = new Batcher((finishes) => this.writeFinishes(finishes), logger, 'job outcomes')
     this.notes = new Batcher((notes) => store.jobNoteMany({ notes }), logger, 'job progress')
+    this.breakers = WorkerBreakers.for(store, tasks, logger, () => this.requestClaim())
     this.unlisten = store.listen(this.onNote)
     this.pollTimer = setInterval(() => this.requestClaim(), settings.pollMs)
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), settings.heartbeatMs)
@@ -190,6 +206,10 @@ export class Worker {
       case 'changed':
         this.requestClaim()
         break
+      case 'finished':
+        // A job finished here or elsewhere frees room under a concurrency limit.
+        if (this.capsRunning) this.requestClaim()
+        break
       case 'cancelled':
         for (const id of note.ids) {
           const execution = this.executions.get(id)
@@ -225,6 +245,8 @@ export class Worker {
     this.claiming = true
     this.claimAgain = false
     let jobs: ClaimedJob[]
+    // Never rejects: a failed read of the breakers leaves the last view in place.
+    const exclude = this.breakers === undefined ? undefined : await this.breakers.exclude()
     const claimStarted = performance.now()
     try {
       jobs = await this.store.jobClaim({
@@ -232,6 +254,8 @@ export class Worker {
         workerId: this.id,
         limit,
         leaseMs: this.settings.leaseMs,
+        limits: this.settings.limits,
+        ...(exclude !== undefined && exclude.length > 0 ? { exclude } : {}),
       })
       this.claimMs = average(this.claimMs, performance.now() - claimStarted)
       this.claimFailures = 0
@@ -246,6 +270,8 @@ export class Worker {
       }, delay)
       return
     }
+    const claimed = jobs.length
+    if (this.breakers !== undefined && claimed > 0) jobs = await this.admit(this.breakers, jobs)
     this.claiming = false
     if (this.stopping !== undefined) {
       // Claimed while a shutdown began: hand the jobs straight back.
@@ -260,7 +286,32 @@ export class Worker {
       this.ahead.set(job.id, job)
     }
     this.startAhead()
-    if (jobs.length === limit || this.claimAgain) this.requestClaim()
+    if (claimed === limit || this.claimAgain) this.requestClaim()
+    else if (this.rateWindowMs !== undefined) this.wakeAtNextWindow(this.rateWindowMs)
+  }
+
+  /**
+   * A claim that came back short may have met a rate limit: try again when the next window opens
+   * rather than at the next poll. Windows are aligned to the epoch by the store's clock; this
+   * process's clock only times the wake-up, and a claim a little early just finds no room.
+   */
+  private wakeAtNextWindow(windowMs: number): void {
+    if (this.rateTimer !== undefined) return
+    this.rateTimer = setTimeout(() => {
+      this.rateTimer = undefined
+      this.requestClaim()
+    }, windowMs - (Date.now() % windowMs) + 1)
+    this.rateTimer.unref()
+  }
+
+  /** Hands back the claimed jobs whose circuit breaker refuses them; returns the others. */
+  private async admit(breakers: WorkerBreakers, jobs: ClaimedJob[]): Promise<ClaimedJob[]> {
+    const { run, refused } = await breakers.admit(jobs)
+    for (const job of refused) {
+      this.leases.set(job.id, job.lease)
+      this.finishes.add({ id: job.id, lease: job.lease, outcome: 'released' })
+    }
+    return run
   }
 
   /**
@@ -336,6 +387,7 @@ export class Worker {
       return
     }
     this.runMs = average(this.runMs, performance.now() - execution.startedAt)
+    this.breakers?.settled(execution.job, ok, value)
     this.finish(execution, ok ? this.completion(execution.job, value) : this.failure(execution.job, value))
   }
 
@@ -394,6 +446,7 @@ export class Worker {
       case 'timeout':
         // The attempt fails now rather than when (or if) the handler notices its signal: a hung
         // handler must not hold its job forever. It keeps running detached until it settles.
+        this.breakers?.settled(job, false, reason)
         this.finish(execution, this.failure(job, reason))
         break
       case 'shutdown':
@@ -480,6 +533,7 @@ export class Worker {
   private async shutdown(graceMs: number): Promise<void> {
     clearInterval(this.pollTimer)
     if (this.claimRetryTimer !== undefined) clearTimeout(this.claimRetryTimer)
+    if (this.rateTimer !== undefined) clearTimeout(this.rateTimer)
     this.unlisten()
     this.releaseAhead()
     if (this.executions.size > 0) {
@@ -497,7 +551,7 @@ export class Worker {
     for (const execution of [...this.executions.values()]) this.abort(execution, 'shutdown')
     // A claim may be in flight; wait for it so its jobs are released too.
     while (this.claiming || this.claimScheduled) await new Promise((resolve) => setImmediate(resolve))
-    await Promise.all([this.finishes.flush(), this.notes.flush()])
+    await Promise.all([this.finishes.flush(), this.notes.flush(), this.breakers?.close()])
     clearInterval(this.heartbeatTimer)
     this.finishes.close()
     this.notes.close()

@@ -3,26 +3,12 @@
  * a real server on a real SQLite file with a real worker. Screenshots land in
  * test-artifacts/dashboard/ for a person to look at.
  */
-import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest'
+import type { Page } from 'playwright-core'
+import { afterEach, expect, test } from 'vitest'
 import { createOffload, defineTask, startServer, type ApiToken, type Offload, type RunningServer, type ServerOptions } from '../../src/index.js'
-import { DASHBOARD_DIR } from '../../src/server/dashboard.js'
 import { tempDb } from '../support/temp.js'
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts/dashboard')
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+import { ARTIFACTS, chromiumSuite } from './chromium.js'
 
 /** The downstream the `charge` task calls: down until a test brings it back. */
 let paymentsUp = false
@@ -51,22 +37,9 @@ const TASKS = [
   }),
 ]
 
-let browser: Browser
-const cleanups: (() => Promise<void>)[] = []
+const { browser, cleanups } = chromiumSuite()
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
-  if (!existsSync(join(DASHBOARD_DIR, 'index.html'))) throw new Error(`the dashboard is not built (${DASHBOARD_DIR}): npm run build`)
-  mkdirSync(ARTIFACTS, { recursive: true })
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
-})
-
-afterAll(async () => {
-  await browser?.close()
-})
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+afterEach(() => {
   paymentsUp = false
 })
 
@@ -83,7 +56,7 @@ async function setup(options: { server?: ServerOptions; viewport?: { width: numb
   cleanups.push(() => offload.close())
   const server = await startServer(offload, { port: 0, logger: false, ...options.server })
   cleanups.push(() => server.close())
-  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } })
+  const context = await browser().newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } })
   cleanups.push(() => context.close())
   const page = await context.newPage()
   const problems: string[] = []

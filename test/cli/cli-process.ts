@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { afterEach } from 'vitest'
+import { afterEach, expect } from 'vitest'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const live = new Set<CliProcess>()
@@ -138,6 +138,13 @@ export function startCli(args: readonly string[], options?: CliOptions): CliProc
 /** Runs one CLI command to its end. */
 export function runCli(args: readonly string[], options?: CliOptions): Promise<CliResult> {
   return startCli(args, options).finished()
+}
+
+/** Runs a command with `--json` that must succeed (exit 0, nothing on stderr) and returns its one JSON document. */
+export async function runJson(args: string[], input?: string): Promise<any> {
+  const result = await runCli([...args, '--json'], input === undefined ? {} : { input })
+  expect(result, result.stderr).toMatchObject({ code: 0, stderr: '' })
+  return JSON.parse(result.stdout)
 }
 
 /** A stream's text as lines, without the empty one after the final newline. */

@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest'
 import { lines, runCli } from './cli-process.js'
 
-const COMMANDS = ['dev', 'worker', 'serve', 'enqueue', 'jobs', 'job', 'retry', 'cancel', 'migrate', 'copy']
+const COMMANDS = ['dev', 'worker', 'serve', 'enqueue', 'jobs', 'job', 'retry', 'cancel', 'schedules', 'migrate', 'copy']
 
 test('--help lists every command, the global options, exit codes and examples', async () => {
   const { code, stdout, stderr } = await runCli(['--help'])

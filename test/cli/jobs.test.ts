@@ -1,15 +1,9 @@
 import { describe, expect, test } from 'vitest'
 import { STORE_KINDS } from '../support/stores.js'
-import { lines, runCli } from './cli-process.js'
+import { lines, runCli, runJson } from './cli-process.js'
 
 const TASKS = 'test/fixtures/cli-tasks.ts'
 
-/** Runs a command that must succeed and returns its one JSON document. */
-async function json(args: string[], input?: string): Promise<any> {
-  const result = await runCli([...args, '--json'], input === undefined ? {} : { input })
-  expect(result, result.stderr).toMatchObject({ code: 0, stderr: '' })
-  return JSON.parse(result.stdout)
-}
 
 describe.each(STORE_KINDS)('%s store', (_name, newStore) => {
   test('migrate applies the schema once and then reports it current', async () => {
@@ -17,7 +11,7 @@ describe.each(STORE_KINDS)('%s store', (_name, newStore) => {
     const first = await runCli(['migrate', '--store', store])
     expect(first.code).toBe(0)
     expect(first.stdout).toMatch(/^applied migrations? [\d, ]+: .* is at schema version \d+\n$/)
-    const again = await json(['migrate', '--store', store])
+    const again = await runJson(['migrate', '--store', store])
     expect(again).toEqual({ store: expect.any(String), applied: [], version: expect.any(Number) })
     expect(store).toContain(again.store.replace(/ \(schema \w+\)$/, ''))
     expect(again.version).toBeGreaterThan(0)
@@ -26,30 +20,30 @@ describe.each(STORE_KINDS)('%s store', (_name, newStore) => {
   test('enqueue, then jobs and job show the job, its payload, options and timeline', async () => {
     const store = newStore()
     const common = ['--store', store]
-    const enqueued = await json(['enqueue', 'greet', '{"name":"ada"}', '--tasks', TASKS, ...common, '--priority', '7', '--attempts', '2', '--metadata', '{"by":"test"}'])
+    const enqueued = await runJson(['enqueue', 'greet', '{"name":"ada"}', '--tasks', TASKS, ...common, '--priority', '7', '--attempts', '2', '--metadata', '{"by":"test"}'])
     expect(enqueued).toEqual({ id: expect.any(String), task: 'greet', queue: 'greetings', state: 'queued', existing: false })
-    const delayed = await json(['enqueue', 'reject', '-', '--tasks', TASKS, ...common, '--delay', '1h', '--queue', 'later'], '{"reason":"stdin"}')
+    const delayed = await runJson(['enqueue', 'reject', '-', '--tasks', TASKS, ...common, '--delay', '1h', '--queue', 'later'], '{"reason":"stdin"}')
     expect(delayed).toMatchObject({ task: 'reject', queue: 'later', state: 'scheduled' })
 
-    const page = await json(['jobs', ...common])
+    const page = await runJson(['jobs', ...common])
     expect(page.nextCursor).toBeUndefined()
     // Newest first.
     expect(page.jobs.map((job: { id: string }) => job.id)).toEqual([delayed.id, enqueued.id])
     expect(page.jobs[1]).toMatchObject({ task: 'greet', state: 'queued', priority: 7, maxAttempts: 2, payload: { name: 'ada' }, metadata: { by: 'test' } })
     expect(page.jobs[0]).toMatchObject({ payload: { reason: 'stdin' }, queue: 'later' })
 
-    const filtered = await json(['jobs', ...common, '--state', 'scheduled,failed'])
+    const filtered = await runJson(['jobs', ...common, '--state', 'scheduled,failed'])
     expect(filtered.jobs.map((job: { id: string }) => job.id)).toEqual([delayed.id])
-    const firstPage = await json(['jobs', ...common, '--limit', '1'])
+    const firstPage = await runJson(['jobs', ...common, '--limit', '1'])
     expect(firstPage.jobs.map((job: { id: string }) => job.id)).toEqual([delayed.id])
-    const secondPage = await json(['jobs', ...common, '--limit', '1', '--cursor', firstPage.nextCursor])
+    const secondPage = await runJson(['jobs', ...common, '--limit', '1', '--cursor', firstPage.nextCursor])
     expect(secondPage.jobs.map((job: { id: string }) => job.id)).toEqual([enqueued.id])
 
-    const detail = await json(['job', enqueued.id, ...common])
+    const detail = await runJson(['job', enqueued.id, ...common])
     expect(detail.job).toMatchObject({ id: enqueued.id, state: 'queued', payload: { name: 'ada' } })
     expect(detail.events).toEqual([expect.objectContaining({ jobId: enqueued.id, type: 'enqueued', state: 'queued' })])
 
-    const counts = await json(['jobs', '--counts', ...common])
+    const counts = await runJson(['jobs', '--counts', ...common])
     expect(counts.total).toBe(2)
     expect(counts.counts).toEqual(
       expect.arrayContaining([
@@ -72,21 +66,21 @@ describe.each(STORE_KINDS)('%s store', (_name, newStore) => {
   test('an idempotency key held by an unfinished job returns that job', async () => {
     const store = newStore()
     const args = ['enqueue', 'greet', '{"name":"ada"}', '--tasks', TASKS, '--store', store, '--key', 'welcome:ada', '--delay', '1h']
-    const first = await json(args)
+    const first = await runJson(args)
     const second = await runCli(args)
     expect(second.code).toBe(0)
     expect(second.stdout).toContain(`key 'welcome:ada' is held by job ${first.id}`)
-    const third = await json(args)
+    const third = await runJson(args)
     expect(third).toMatchObject({ id: first.id, existing: true })
-    expect((await json(['jobs', '--store', store])).jobs).toHaveLength(1)
+    expect((await runJson(['jobs', '--store', store])).jobs).toHaveLength(1)
   })
 
   test('cancel and retry move a job through cancelled → queued; wrong states are bad input', async () => {
     const store = newStore()
     const common = ['--store', store]
-    const { id } = await json(['enqueue', 'greet', '{"name":"ada"}', '--tasks', TASKS, ...common, '--delay', '1h'])
+    const { id } = await runJson(['enqueue', 'greet', '{"name":"ada"}', '--tasks', TASKS, ...common, '--delay', '1h'])
 
-    const cancelled = await json(['cancel', id, ...common])
+    const cancelled = await runJson(['cancel', id, ...common])
     expect(cancelled.job).toMatchObject({ id, state: 'cancelled' })
     const again = await runCli(['cancel', id, ...common])
     expect(again.code).toBe(2)
@@ -99,7 +93,7 @@ describe.each(STORE_KINDS)('%s store', (_name, newStore) => {
     expect(retryQueued.code).toBe(2)
     expect(retryQueued.stdout).toBe('')
 
-    const detail = await json(['job', id, ...common])
+    const detail = await runJson(['job', id, ...common])
     expect(detail.job.state).toBe('queued')
     expect(detail.events.map((event: { type: string }) => event.type)).toEqual(['enqueued', 'cancelled', 'retried'])
   })

@@ -10,6 +10,7 @@ import { afterEach, expect, test } from 'vitest'
 import { createOffload, isOffloadError, type Offload } from '../../src/index.js'
 import { startAgent } from '../support/child.js'
 import { PgProxy } from '../support/pg-proxy.js'
+import { eventually } from '../support/eventually.js'
 import { adminQuery, PG_URL } from '../support/postgres.js'
 import { appNameOf, createRunsTable, problems, testSchema, waitForCount } from '../support/postgres-process.js'
 import { probe } from './fixtures/probe-task.js'
@@ -44,6 +45,12 @@ async function terminate(schema: string): Promise<{ pid: number; query: string }
 
 const isListen = (row: { query: string }): boolean => row.query.startsWith('LISTEN')
 
+/** How many of the schema's processes' connections are listening now. */
+async function listening(schema: string): Promise<number> {
+  const rows = await adminQuery<{ query: string }>(`SELECT query FROM pg_stat_activity WHERE application_name = $1`, [appNameOf(schema)])
+  return rows.filter(isListen).length
+}
+
 /** What the runtime logs when a store call failed and it will try again. */
 const RETRYING = /^(claiming jobs failed; trying again|writing job (outcomes|progress) failed; retrying|renewing leases failed; will try again|leader election failed|maintenance [\w ]+ failed)/
 
@@ -73,6 +80,9 @@ test('workers whose every connection is terminated mid-run reconnect and finish 
   await producer.waitForType('done')
   // Again once they have reconnected, while the backlog still runs.
   await waitForCount(workers, (message) => message.type === 'started', 1_800, 'job starts')
+  // Reconnecting is the workers' business and takes its own time; under load it may lag the job
+  // starts, so wait for both listeners to be back rather than assume they are.
+  await eventually(async () => (await listening(schema.name)) >= 2, 'both workers listen again')
   const second = await terminate(schema.name)
   expect(second.filter(isListen).length).toBeGreaterThanOrEqual(2)
 
@@ -164,7 +174,9 @@ test('an idle worker whose connections were terminated wakes for jobs enqueued w
 
   await worker.kill('SIGTERM')
   expect((await worker.exited).code).toBe(0)
-  expect(problems([worker])).toEqual([])
+  // A store call in flight when its connection was terminated fails and is retried, as in the test
+  // above; under load the idle worker's maintenance or its wake-up claim may be that call.
+  expect(problems([worker]).filter((problem) => !RETRYING.test(problem))).toEqual([])
 })
 
 // Writes committed between listen() and the moment the LISTEN connection is up are never

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { createOffload, type Offload, type OffloadConfig } from '../../src/index.js'
 import { adminQuery, tempStoreUrl } from '../support/postgres.js'
+import { eventually } from '../support/eventually.js'
 import { STORE_KINDS } from '../support/stores.js'
 
 const open: Offload[] = []
@@ -13,15 +14,6 @@ function instance(store: string, config: OffloadConfig = {}): Offload {
   const offload = createOffload({ store, logger: false, ...config })
   open.push(offload)
   return offload
-}
-
-/** Resolves once `check` passes; store notes and short polls drive it, a bound stops it. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 describe.each(STORE_KINDS)('%s store', (_name, newStore) => {

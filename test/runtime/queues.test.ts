@@ -1,23 +1,10 @@
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { createOffload, isOffloadError, QueueFullError, type Offload, type OffloadConfig } from '../../src/index.js'
+import { openInstance, rejection } from '../support/instances.js'
 import { tempDb } from '../support/temp.js'
 
-const instances: Offload[] = []
-afterEach(async () => {
-  await Promise.all(instances.splice(0).map((instance) => instance.close()))
-})
-
 function open(config: OffloadConfig = {}, path = tempDb()): Offload {
-  const offload = createOffload({ store: `sqlite:${path}`, logger: false, ...config })
-  instances.push(offload)
-  return offload
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.unreachable('expected a rejection'),
-    (error: unknown) => error,
-  )
+  return openInstance(config, `sqlite:${path}`)
 }
 
 describe('maxQueued', () => {

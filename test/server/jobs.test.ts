@@ -32,6 +32,7 @@ test('POST /v1/jobs answers 202 with the job, Location and Retry-After, once the
     finishedAt: null,
     workerId: null,
     errorFingerprint: null,
+    group: null,
     webhook: null,
     links: { self: `/v1/jobs/${job.id}`, events: `/v1/jobs/${job.id}/events`, cancel: `/v1/jobs/${job.id}/cancel` },
   })

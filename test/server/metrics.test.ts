@@ -2,6 +2,7 @@ import { register as globalRegistry } from 'prom-client'
 import { expect, test } from 'vitest'
 import { createOffload, PermanentError } from '../../src/index.js'
 import { tempDb } from '../support/temp.js'
+import { samples } from '../support/prometheus.js'
 import { SseClient } from './events-client.js'
 import { closeAfterTest, get, startTestServer } from './events-server.js'
 
@@ -17,17 +18,6 @@ function setup() {
     },
   })
   return { offload, quick, broken }
-}
-
-/** The samples of a Prometheus text page, by name and labels as written: `name{a="b"}` → value. */
-function samples(text: string): Map<string, number> {
-  const values = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const space = line.lastIndexOf(' ')
-    values.set(line.slice(0, space), Number(line.slice(space + 1)))
-  }
-  return values
 }
 
 /** Waits, on a stream of /v1/events, until `count` jobs finished: the hub has then shown them to the metrics too. */

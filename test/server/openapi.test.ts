@@ -26,6 +26,9 @@ test('/openapi.json describes every route from the schemas the server validates 
       'GET /v1/queues',
       'POST /v1/queues/{queue}/pause',
       'POST /v1/queues/{queue}/resume',
+      'GET /v1/schedules',
+      'PUT /v1/schedules/{name}',
+      'DELETE /v1/schedules/{name}',
       'GET /v1/events',
       'GET /metrics',
       'GET /healthz',
@@ -41,7 +44,7 @@ test('/openapi.json describes every route from the schemas the server validates 
   expect(enqueue.description).toContain('Needs a token with the `write` scope')
   expect(enqueue.requestBody).toMatchObject({ required: true, content: { 'application/json': { schema: { required: ['task'], additionalProperties: false } } } })
   expect(Object.keys(enqueue.requestBody.content['application/json'].schema.properties)).toEqual([
-    'task', 'payload', 'queue', 'delay', 'runAt', 'priority', 'attempts', 'key', 'webhook', 'metadata',
+    'task', 'payload', 'queue', 'delay', 'runAt', 'priority', 'attempts', 'key', 'webhook', 'metadata', 'group', 'debounce', 'throttle',
   ])
   expect(enqueue.parameters).toEqual([expect.objectContaining({ name: 'idempotency-key', in: 'header', required: false })])
   expect(enqueue.responses['202'].content['application/json'].schema.properties.state.enum).toContain('queued')

@@ -56,36 +56,7 @@ const NOTE_TIMEOUT_MS = 10_000
 
 export function describeStoreConformance(harness: StoreHarness): void {
   describe(`Store conformance: ${harness.name}`, () => {
-    const cleanups: (() => Promise<void>)[] = []
-
-    afterEach(async () => {
-      // Connections first, then their databases; an error in one cleanup must not leak the rest.
-      const errors: unknown[] = []
-      for (const cleanup of cleanups.splice(0)) {
-        try {
-          await cleanup()
-        } catch (error) {
-          errors.push(error)
-        }
-      }
-      if (errors.length > 0) throw errors[0]
-    })
-
-    /** One test's bundle: a database, its first connection, and a way to open more. */
-    async function setup(options: { migrated?: boolean } = {}): Promise<Bundle> {
-      const database = await harness.createDatabase(options)
-      const stores: Store[] = []
-      cleanups.push(async () => {
-        for (const store of stores) await store.close()
-        await database.destroy()
-      })
-      const open = async (): Promise<Store> => {
-        const store = await database.open()
-        stores.push(store)
-        return store
-      }
-      return { store: await open(), open }
-    }
+    const setup = databaseSetup(harness)
 
     const it = conformanceTest(harness)
 
@@ -2737,6 +2708,21 @@ export function describeStoreConformance(harness: StoreHarness): void {
           workerBeat: () => store.workerBeat({ id: 'w', host: 'h', pid: 1, queues: ['default'], concurrency: 1, startedAt: T, now: T }),
           workerRemove: () => store.workerRemove({ id: 'w' }),
           workerList: () => store.workerList({ aliveMs: 1000, now: T }),
+          jobDebounce: () => store.jobDebounce({ job: jobInsert(), key: 'k', delayMs: 1000, now: T }),
+          jobThrottle: () => store.jobThrottle({ job: jobInsert(), key: 'k', windowMs: 1000, now: T }),
+          scheduleUpsert: () =>
+            store.scheduleUpsert({
+              name: 's', task: 't', queue: 'default', cron: '* * * * *', timezone: 'UTC', payload: 'null', job: { priority: 0, maxAttempts: 1 },
+              catchUp: 0, source: 'api', nextRunAt: T, now: T,
+            }),
+          scheduleGet: () => store.scheduleGet({ name: 's' }),
+          scheduleList: () => store.scheduleList(),
+          scheduleDelete: () => store.scheduleDelete({ name: 's' }),
+          scheduleTick: () => store.scheduleTick({ name: 's', due: T, next: T + 1000, ticks: [], jobs: [], now: T }),
+          breakerRecord: () => store.breakerRecord({ outcomes: [], settings: new Map(), now: T }),
+          breakerProbe: () => store.breakerProbe({ task: 't', now: T }),
+          breakerList: () => store.breakerList({ now: T }),
+          breakerReset: () => store.breakerReset({ task: 't', now: T }),
         }
         for (const [name, call] of Object.entries(calls)) await expectCode(call, 'CLOSED', name)
       })
@@ -2766,7 +2752,43 @@ export function describeStoreConformance(harness: StoreHarness): void {
 
 // ─── Helpers ──────────────────────────────────────────────────────────────────────────────────
 
-interface Bundle {
+/**
+ * Call inside a `describe`: each test's bundle — a database, its first connection, and a way to
+ * open more — all closed and dropped after the test. For the store-specific conformance files too.
+ */
+export function databaseSetup(harness: StoreHarness): (options?: { migrated?: boolean }) => Promise<Bundle> {
+  const cleanups: (() => Promise<void>)[] = []
+
+  afterEach(async () => {
+    // Connections first, then their databases; an error in one cleanup must not leak the rest.
+    const errors: unknown[] = []
+    for (const cleanup of cleanups.splice(0)) {
+      try {
+        await cleanup()
+      } catch (error) {
+        errors.push(error)
+      }
+    }
+    if (errors.length > 0) throw errors[0]
+  })
+
+  return async (options = {}) => {
+    const database = await harness.createDatabase(options)
+    const stores: Store[] = []
+    cleanups.push(async () => {
+      for (const store of stores) await store.close()
+      await database.destroy()
+    })
+    const open = async (): Promise<Store> => {
+      const store = await database.open()
+      stores.push(store)
+      return store
+    }
+    return { store: await open(), open }
+  }
+}
+
+export interface Bundle {
   /** The test's first connection. */
   store: Store
   /** Another connection to the same database, closed after the test. */

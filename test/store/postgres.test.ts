@@ -5,9 +5,13 @@ import { MIGRATIONS } from '../../src/store/postgres/migrations.js'
 import { PostgresStore, queueReadSql } from '../../src/store/postgres/postgres-store.js'
 import type { JobInsert } from '../../src/store/store.js'
 import { adminQuery, dropSchema, PG_URL, schemaName } from '../support/postgres.js'
-import { describeStoreConformance } from './conformance.js'
+import { describeBreakerConformance } from './conformance-breaker.js'
+import { describeStoreConformance, type StoreHarness } from './conformance.js'
+import { describeLimitsConformance } from './conformance-limits.js'
+import { describeEnqueueConformance } from './conformance-enqueue.js'
+import { describeScheduleConformance } from './conformance-schedule.js'
 
-describeStoreConformance({
+const harness: StoreHarness = {
   name: 'PostgresStore',
   async createDatabase({ migrated = true } = {}) {
     // Each test gets its own schema on the real server, dropped after the test.
@@ -32,7 +36,12 @@ describeStoreConformance({
       },
     }
   },
-})
+}
+describeStoreConformance(harness)
+describeLimitsConformance(harness)
+describeEnqueueConformance(harness)
+describeScheduleConformance(harness)
+describeBreakerConformance(harness)
 
 /**
  * After every conformance test, the counts the store kept (totals plus unfolded deltas) must equal

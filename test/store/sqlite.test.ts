@@ -6,9 +6,13 @@ import { uuidv7 } from '../../src/ids.js'
 import { LATEST_VERSION, MIGRATIONS } from '../../src/store/sqlite/migrations.js'
 import { QUEUE_READ_SQL, SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import { tempDb } from '../support/temp.js'
-import { describeStoreConformance } from './conformance.js'
+import { describeBreakerConformance } from './conformance-breaker.js'
+import { describeStoreConformance, type StoreHarness } from './conformance.js'
+import { describeLimitsConformance } from './conformance-limits.js'
+import { describeEnqueueConformance } from './conformance-enqueue.js'
+import { describeScheduleConformance } from './conformance-schedule.js'
 
-describeStoreConformance({
+const harness: StoreHarness = {
   name: 'SqliteStore',
   async createDatabase({ migrated = true } = {}) {
     // Each test gets its own file; temp.ts removes its folder after the test.
@@ -26,7 +30,12 @@ describeStoreConformance({
       destroy: async () => expectCountsExact(path),
     }
   },
-})
+}
+describeStoreConformance(harness)
+describeLimitsConformance(harness)
+describeEnqueueConformance(harness)
+describeScheduleConformance(harness)
+describeBreakerConformance(harness)
 
 /**
  * After every conformance test, the counts the store kept must equal a recount: the store counts

@@ -35,7 +35,7 @@ export const devCommand: Command = {
     // dev migrates before its worker starts (the event log must exist to be followed), so check
     // what work() would reject first: bad input must not change the store, not even its schema.
     resolveWorkOptions(options, modules.tasks)
-    return withOffload(storeUrl, { tasks: modules.tasks }, async (offload, store) => {
+    return withOffload(storeUrl, { tasks: modules.tasks, schedules: modules.schedules }, async (offload, store) => {
       const { version } = await offload.migrate()
       const printer = new EventPrinter(store, out, Math.max(12, ...modules.tasks.map((task) => task.name.length)))
       const follower = new EventFollower(store, {

@@ -107,7 +107,7 @@ export const workerCommand: Command = {
   async run({ args, out, io, storeUrl }) {
     const options = workOptions(args)
     const modules = await loadTaskModules(taskPaths(args, io.env), io.cwd)
-    return withOffload(storeUrl, { tasks: modules.tasks }, async (offload, store) => {
+    return withOffload(storeUrl, { tasks: modules.tasks, schedules: modules.schedules }, async (offload, store) => {
       const started = Date.now()
       const queues = queuesOf(options, modules.tasks)
       const concurrency = options.concurrency ?? 10

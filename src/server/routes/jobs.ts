@@ -43,6 +43,9 @@ interface EnqueueBody {
   key?: string
   webhook?: string
   metadata?: Record<string, Json>
+  group?: string
+  debounce?: { key: string; delay: string | number; maxWait?: string | number }
+  throttle?: { key: string; window: string | number }
 }
 
 interface IdParams {
@@ -107,7 +110,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext, settings: Jo
         description:
           '202 with the job once it is durable, Location: /v1/jobs/{id} and Retry-After (when to poll). With an idempotency key ' +
           '(the Idempotency-Key header, or key in the body) already held for the task, 200 with that job and Idempotent-Replayed: true: never a second job. ' +
-          '429 QUEUE_FULL (with Retry-After) when the queue is at its maxQueued.',
+          '429 QUEUE_FULL (with Retry-After) when the queue is at its maxQueued; a queue with whenFull: wait holds the answer until ' +
+          'there is room (then 202) or its fullTimeout passes (then 429). A debounce or throttle that returns an existing job answers 200 as a key does.',
         tags: ['jobs'],
         headers: IDEMPOTENCY_HEADERS,
         body: ENQUEUE_SCHEMA,
@@ -117,7 +121,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext, settings: Jo
     async (request, reply) => {
       const key = idempotencyKey(request.headers['idempotency-key'], request.body.key)
       const item = toEnqueueItem(request.body, key, settings.idempotencyTtlMs)
-      const [{ job, existing }] = (await offload.submit([item])) as [{ job: JobInfo; existing: boolean }]
+      const [{ job, existing }] = (await whileAnswered(reply, settings.closing, (signal) => offload.submit([item], signal))) as [
+        { job: JobInfo; existing: boolean },
+      ]
       reply.header('location', `/v1/jobs/${job.id}`)
       if (!existing) return reply.code(202).header('retry-after', POLL_AFTER_SECONDS).send(jobView(job, []))
       return reply.code(200).header('idempotent-replayed', 'true').send(await detailedView(offload, job))
@@ -147,7 +153,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext, settings: Jo
         throw new HttpError(400, 'INVALID_REQUEST', 'a batch takes no Idempotency-Key header: give each job its own key', { header: 'idempotency-key' })
       }
       const items = checkBatch(request, offload, settings.idempotencyTtlMs)
-      const results = await offload.submit(items)
+      const results = await whileAnswered(reply, settings.closing, (signal) => offload.submit(items, signal))
       const views = await Promise.all(
         results.map(async ({ job, existing }) =>
           existing
@@ -357,6 +363,9 @@ function toEnqueueItem(body: EnqueueBody, key: string | undefined, keyTtlMs: num
   if (body.attempts !== undefined) options.attempts = body.attempts
   if (body.webhook !== undefined) options.webhook = body.webhook
   if (body.metadata !== undefined) options.metadata = body.metadata
+  if (body.group !== undefined) options.group = body.group
+  if (body.debounce !== undefined) options.debounce = body.debounce
+  if (body.throttle !== undefined) options.throttle = body.throttle
   if (key !== undefined) {
     options.key = key
     options.keyTtl = keyTtlMs
@@ -417,6 +426,22 @@ const BATCH_ENVELOPE = {
  * early when the client goes away (nobody to answer) or the server shuts down.
  */
 async function waitForJob(offload: Offload, id: string, waitMs: number, reply: FastifyReply, closing: AbortSignal): Promise<JobInfo> {
+  try {
+    return await whileAnswered(reply, closing, (signal) => offload.waitForJob(id, { timeout: waitMs, signal }))
+  } catch (error) {
+    if (!isOffloadError(error, 'TIMEOUT') && !isOffloadError(error, 'ABORTED')) throw error
+    const job = await offload.getJob(id)
+    if (job === undefined) throw jobNotFound(id)
+    return job
+  }
+}
+
+/**
+ * Runs `wait` with a signal that aborts when the client goes away (nobody to answer) or the server
+ * shuts down. An enqueue waiting for room in a full queue that the shutdown ends answers 503, as
+ * requests arriving during it do: nothing was written, and another server can take it.
+ */
+async function whileAnswered<T>(reply: FastifyReply, closing: AbortSignal, wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const gone = new AbortController()
   // The response's 'close' before it was written is the client hanging up (the request's own
   // 'close' only says its body was read).
@@ -425,13 +450,15 @@ async function waitForJob(offload: Offload, id: string, waitMs: number, reply: F
   }
   reply.raw.on('close', onClose)
   if (reply.raw.destroyed) gone.abort()
+  const signal = AbortSignal.any([gone.signal, closing])
   try {
-    return await offload.waitForJob(id, { timeout: waitMs, signal: AbortSignal.any([gone.signal, closing]) })
+    return await wait(signal)
   } catch (error) {
-    if (!isOffloadError(error, 'TIMEOUT') && !isOffloadError(error, 'ABORTED')) throw error
-    const job = await offload.getJob(id)
-    if (job === undefined) throw jobNotFound(id)
-    return job
+    // Only an enqueue's wait for room names a queue; a client that left sees no answer at all.
+    if (signal.aborted && isOffloadError(error, 'ABORTED') && error.details.queue !== undefined) {
+      throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down; nothing was written: try another one, or again shortly', {}, { 'retry-after': '1' })
+    }
+    throw error
   } finally {
     reply.raw.off('close', onClose)
   }
@@ -485,6 +512,7 @@ export function jobView(job: JobInfo, deliveries: readonly JobEvent[] | undefine
     finishedAt: iso(job.finishedAt),
     workerId: job.workerId ?? null,
     errorFingerprint: job.errorFingerprint ?? null,
+    group: job.group ?? null,
     webhook:
       job.webhook === undefined
         ? null

@@ -40,6 +40,8 @@ export class PgListener {
     clearTimeout(this.reconnectTimer)
     this.reconnectTimer = undefined
     await this.connecting
+    // Started again while the connection under way finished: the connection is the new run's.
+    if (this.running) return
     const client = this.client
     this.client = undefined
     if (client !== undefined) await client.end().catch(() => {})

@@ -176,6 +176,131 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO {schema}.queue_counts (queue, state, n) SELECT queue, state, count(*) FROM {schema}.jobs GROUP BY queue, state;
     `,
   },
+  {
+    version: 5,
+    name: 'cron schedules',
+    sql: `
+      -- One row per schedule. next_run_at is the tick the scheduler enqueues next: a tick moves it
+      -- with a compare-and-set in the transaction that inserts the tick's jobs, so schedulers in
+      -- several processes enqueue each tick once (the row lock makes the losers find it moved).
+      -- NULL: the expression never fires again. job: what each job is made of besides its payload.
+      CREATE TABLE {schema}.schedules (
+        name text PRIMARY KEY,
+        task text NOT NULL,
+        queue text NOT NULL,
+        cron text NOT NULL,
+        timezone text NOT NULL,
+        payload text NOT NULL,
+        job text NOT NULL,
+        catch_up integer NOT NULL,
+        paused boolean NOT NULL DEFAULT false,
+        source text NOT NULL CHECK (source IN ('code', 'api')),
+        next_run_at timestamptz,
+        last_run_at timestamptz,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+    `,
+  },
+  {
+    version: 6,
+    name: 'job groups, queue limits',
+    sql: `
+      -- group_key: the job's group (a customer, a tenant). group_rank: its place in the round-robin
+      -- between its queue's groups — a group's k-th waiting job gets rank head + k, so claims that
+      -- walk the ready index in rank order take one job of each group in turn, and a group that
+      -- arrives late starts at the head rather than behind a big group's backlog. Jobs without a
+      -- group have no rank and come first within their priority (NULLS FIRST).
+      ALTER TABLE {schema}.jobs ADD COLUMN group_key text, ADD COLUMN group_rank bigint;
+      DROP INDEX {schema}.jobs_ready;
+      CREATE INDEX jobs_ready ON {schema}.jobs (queue, priority DESC, group_rank NULLS FIRST, run_at, seq) WHERE state = 'queued';
+      -- Running jobs per group, for per-group concurrency; ungrouped jobs never enter it.
+      CREATE INDEX jobs_group_running ON {schema}.jobs (queue, group_key) WHERE state = 'running' AND group_key IS NOT NULL;
+
+      -- The next rank of each group of a queue; an insert of a group's jobs locks its row.
+      CREATE TABLE {schema}.groups (
+        queue text NOT NULL,
+        group_key text NOT NULL,
+        next_rank bigint NOT NULL,
+        PRIMARY KEY (queue, group_key)
+      );
+      -- Per queue: the highest rank claimed (where new groups start), and the rate limit's current
+      -- window (its start, epoch ms) with the claims counted in it. Claims of grouped jobs update
+      -- rank_head; claims of other jobs never touch the table.
+      CREATE TABLE {schema}.queue_flow (
+        queue text PRIMARY KEY,
+        rank_head bigint NOT NULL DEFAULT 0,
+        rate_window bigint NOT NULL DEFAULT 0,
+        rate_used integer NOT NULL DEFAULT 0
+      );
+    `,
+  },
+  {
+    version: 7,
+    name: 'circuit breakers',
+    sql: `
+      -- One row per circuit breaker, keyed by task and group ('' for a task-wide breaker), shared
+      -- by every worker on every machine. Writers lock the rows they change (FOR UPDATE, in key
+      -- order) and apply the rules in breaker-row.ts, so both stores move breakers alike. Breakers
+      -- never touch jobs, so writing one costs no job counts. The settings columns are the ones
+      -- the last outcome came with: breakerList shows them, breakerProbe needs the cooldown and
+      -- probe count without being told them.
+      CREATE TABLE {schema}.breakers (
+        task text NOT NULL,
+        grp text NOT NULL,
+        state text NOT NULL CHECK (state IN ('closed', 'open', 'half_open')),
+        window_start timestamptz NOT NULL,
+        total integer NOT NULL,
+        failed integer NOT NULL,
+        prev_total integer NOT NULL,
+        prev_failed integer NOT NULL,
+        opened_at timestamptz,
+        cooldown_until timestamptz,
+        probes_in_flight integer NOT NULL,
+        probe_taken_at timestamptz,
+        threshold float8 NOT NULL,
+        min_volume integer NOT NULL,
+        window_ms bigint NOT NULL,
+        cooldown_ms bigint NOT NULL,
+        probes integer NOT NULL,
+        opened bigint NOT NULL,
+        half_opened bigint NOT NULL,
+        closed bigint NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (task, grp)
+      );
+    `,
+  },
+  {
+    version: 8,
+    name: 'debounce and throttle keys',
+    sql: `
+      -- The job a debounce key (per task) stands for, with its run time. An enqueue with the key
+      -- locks the row (INSERT … ON CONFLICT DO UPDATE), so producers of one key take turns, and
+      -- updates that job while it is still scheduled, never started and not yet due; after that the
+      -- row is stale and the next enqueue points it at a new job. Stale rows go when their run time
+      -- passes (jobPrune); a lookup checks the job itself anyway.
+      CREATE TABLE {schema}.debounces (
+        task text NOT NULL,
+        key text NOT NULL,
+        job_id text NOT NULL,
+        run_at timestamptz NOT NULL,
+        PRIMARY KEY (task, key)
+      );
+      CREATE INDEX debounces_run_at ON {schema}.debounces (run_at);
+
+      -- A throttle key's (per task) current window: the job created at its start, and its end.
+      -- Locked the same way by each enqueue with the key; jobPrune deletes windows that ended.
+      CREATE TABLE {schema}.throttles (
+        task text NOT NULL,
+        key text NOT NULL,
+        job_id text NOT NULL,
+        until timestamptz NOT NULL,
+        PRIMARY KEY (task, key)
+      );
+      CREATE INDEX throttles_until ON {schema}.throttles (until);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

@@ -4,8 +4,11 @@ import { OffloadError, QueueFullError, isOffloadError } from '../../errors.js'
 import { errorFingerprint, failureFingerprint } from '../../fingerprint.js'
 import { uuidv7 } from '../../ids.js'
 import { isFinished, JOB_STATES, type AttemptError, type JobEvent, type JobEventType, type JobInfo, type JobState, type Json } from '../../job.js'
+import * as breakers from '../breaker-row.js'
+import type { BreakerAdmission, BreakerInfo, BreakerListParams, BreakerProbeParams, BreakerRecordParams, BreakerResetParams, BreakerTransition } from '../store.js'
 import type {
   ClaimedJob,
+  ClaimExclusion,
   EventAppendParams,
   EventListParams,
   FailureGroup,
@@ -21,6 +24,8 @@ import type {
   JobInsert,
   JobInsertManyParams,
   JobInsertResult,
+  JobDebounceParams,
+  JobThrottleParams,
   JobListParams,
   JobNoteManyParams,
   JobPromoteParams,
@@ -35,6 +40,9 @@ import type {
   QueueInfo,
   QueueCountsCompactParams,
   QueuePauseParams,
+  ScheduleInfo,
+  ScheduleTickParams,
+  ScheduleUpsertParams,
   Store,
   StoreCapabilities,
   StoreNote,
@@ -46,6 +54,7 @@ import { WORKER_FORGET_MS } from '../store.js'
 import { workerInfos, type WorkerJobRow, type WorkerRow } from '../worker-infos.js'
 import { notApplicableError } from '../not-applicable.js'
 import { redact } from '../redact.js'
+import { toScheduleInfo, type ScheduleRow } from '../schedule-infos.js'
 import { PgListener } from './listener.js'
 import { LATEST_VERSION, MIGRATIONS } from './migrations.js'
 
@@ -140,6 +149,8 @@ interface JobRow {
   webhook: string | null
   webhook_due: boolean
   error_fingerprint: string | null
+  group_key: string | null
+  group_rank: string | null
 }
 
 type Queryable = Pick<pg.ClientBase, 'query'>
@@ -394,6 +405,7 @@ export class PostgresStore implements Store {
       // Only a batch with a job for a capped queue pays for the count (and the transaction it needs).
       const caps = params.maxQueued
       const capped = caps !== undefined && caps.size > 0 && candidates.some((i) => caps.has(params.jobs[i]!.queue))
+      const grouped = candidates.some((i) => params.jobs[i]!.group !== undefined)
       const notes = new NoteSet()
       const run = async (client: Queryable): Promise<JobInsertResult[]> => {
         const results: (JobInsertResult | undefined)[] = new Array(params.jobs.length)
@@ -407,7 +419,10 @@ export class PostgresStore implements Store {
           })
         }
         if (capped) await this.checkQueueCaps(client, insert.map((i) => params.jobs[i]!).filter((job) => caps.has(job.queue)), caps, at)
-        const inserted = await this.insertJobs(client, insert.map((i) => params.jobs[i]!), at, notes, outside !== undefined)
+        const jobs = insert.map((i) => params.jobs[i]!)
+        const ranks = grouped ? await this.groupRanks(client, jobs) : undefined
+        const ranked = ranks === undefined ? jobs : jobs.map((job, n): RankedInsert => (ranks[n] === undefined ? job : { ...job, rank: ranks[n] }))
+        const inserted = await this.insertJobs(client, ranked, at, notes, outside !== undefined)
         insert.forEach((i, n) => (results[i] = { id: inserted[n]!.id, state: inserted[n]!.state, existing: false }))
         params.jobs.forEach((job, i) => {
           if (results[i] !== undefined) return
@@ -419,13 +434,56 @@ export class PostgresStore implements Store {
       // In the application's transaction every note went out inside it, delivered at its commit
       // (to this process too); telling anyone sooner would send them looking for rows not yet there.
       if (outside !== undefined) return run(outside)
-      const results = firstWithKey.size > 0 || capped ? await this.transaction(run) : await run(this.pool)
+      const results = firstWithKey.size > 0 || capped || grouped ? await this.transaction(run) : await run(this.pool)
       this.emit(notes.toNotes())
       // Queues whose NOTIFY was skipped inside the transaction (notified a moment ago) and due
       // times get theirs after commit.
       this.sender.send(notes, true)
       return results
     })()
+  }
+
+  /**
+   * The jobs with their group ranks: a group's jobs get its next ranks, starting no lower than the
+   * queue's head (the highest rank claimed), so a group that waited joins at the current turn. The
+   * groups' rows stay locked until the insert commits, so concurrent inserts of one group's jobs
+   * take ranks one after the other; they are locked in name order, so two never deadlock.
+   */
+  private async groupRanks(client: Queryable, jobs: readonly { queue: string; group?: string }[]): Promise<(number | undefined)[]> {
+    const sizes = new Map<string, { queue: string; group: string; n: number }>()
+    for (const job of jobs) {
+      if (job.group === undefined) continue
+      const id = `${job.queue}\u0000${job.group}`
+      const entry = sizes.get(id)
+      if (entry === undefined) sizes.set(id, { queue: job.queue, group: sanitize(job.group), n: 1 })
+      else entry.n++
+    }
+    if (sizes.size === 0) return jobs.map(() => undefined)
+    const groups = [...sizes.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : a.group < b.group ? -1 : a.group > b.group ? 1 : 0))
+    const args = [groups.map((g) => g.queue), groups.map((g) => g.group), groups.map((g) => g.n)]
+    await client.query(
+      this.text('groups-lock', () => `INSERT INTO ${this.schema}.groups AS g (queue, group_key, next_rank)
+        SELECT queue, group_key, 0 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(queue, group_key, ord) ORDER BY ord
+        ON CONFLICT (queue, group_key) DO UPDATE SET next_rank = g.next_rank`),
+      args.slice(0, 2),
+    )
+    const firsts = await this.rows<{ queue: string; group_key: string; first: string }>(
+      client,
+      this.text('groups-rank', () => `UPDATE ${this.schema}.groups g
+        SET next_rank = greatest(g.next_rank, coalesce((SELECT rank_head FROM ${this.schema}.queue_flow f WHERE f.queue = i.queue), 0)) + i.n
+        FROM unnest($1::text[], $2::text[], $3::int[]) AS i(queue, group_key, n)
+        WHERE g.queue = i.queue AND g.group_key = i.group_key
+        RETURNING g.queue, g.group_key, g.next_rank - i.n AS first`),
+      args,
+    )
+    const next = new Map(firsts.map((row) => [`${row.queue}\u0000${row.group_key}`, Number(row.first)]))
+    return jobs.map((job) => {
+      if (job.group === undefined) return undefined
+      const id = `${job.queue}\u0000${sanitize(job.group)}`
+      const rank = next.get(id)!
+      next.set(id, rank + 1)
+      return rank
+    })
   }
 
   /** Takes the keys free for the jobs given; returns the holders of the others. */
@@ -535,9 +593,9 @@ export class PostgresStore implements Store {
        ),
        inserted AS (
          INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, timeout_ms, backoff, key,
-           key_ttl_ms, payload, metadata, webhook, created_at)
+           key_ttl_ms, payload, metadata, webhook, created_at, group_key, group_rank)
          SELECT id, task, queue, CASE WHEN due > ${AT} THEN 'scheduled' ELSE 'queued' END, priority, due, max_attempts, timeout_ms,
-           backoff::json, key, key_ttl_ms, payload::json, metadata::json, webhook, ${AT}
+           backoff::json, key, key_ttl_ms, payload::json, metadata::json, webhook, ${AT}, group_key, group_rank
          FROM timed ORDER BY ord
          RETURNING seq, id, state, queue, run_at
        ),
@@ -657,12 +715,15 @@ export class PostgresStore implements Store {
   jobClaim(params: JobClaimParams): Promise<ClaimedJob[]> {
     return this.track(async () => {
       if (params.queues.length === 0 || params.limit <= 0) return []
-      const rows = await this.rows<ClaimRow>(
-        this.pool,
-        this.text('claim', () => this.claimSql()),
-        [params.now === undefined ? null : new Date(params.now), params.queues, params.limit, params.workerId, params.leaseMs,
-          JSON.stringify({ workerId: params.workerId })],
-      )
+      const at = params.now === undefined ? null : new Date(params.now)
+      const excluded = exclusionArrays(params.exclude)
+      const rows = params.queues.some((queue) => params.limits?.has(queue))
+        ? await this.transaction((client) => this.claimLimited(client, params, at, excluded))
+        : await this.rows<ClaimRow>(
+            this.pool,
+            this.text('claim', () => this.claimSql(this.claimPickSql())),
+            [at, params.queues, params.limit, params.workerId, params.leaseMs, JSON.stringify({ workerId: params.workerId }), ...excluded],
+          )
       return rows.map((row) => ({
         id: row.id,
         task: row.task,
@@ -676,10 +737,142 @@ export class PostgresStore implements Store {
         timeoutMs: row.timeout_ms ?? undefined,
         backoff: row.backoff ?? undefined,
         key: row.key ?? undefined,
+        ...(row.group_key === null ? {} : { group: row.group_key }),
         createdAt: new Date(row.created_ms),
         runAt: new Date(row.run_ms),
       }))
     })
+  }
+
+  /**
+   * The claim of queues with limits, in a transaction. A limited queue's claims take its advisory
+   * lock first, so they run one at a time across every process, and each sees the running jobs and
+   * the rate window as the last one left them (a statement after the lock sees every commit before
+   * it). Its room — its concurrency limit less its running jobs, its rate limit less this window's
+   * claims, the claim's limit — is filled from the ready index in claim order, passing over jobs
+   * excluded and jobs of groups at their limit. Finishes never take the lock: they only lower the
+   * running count, so a claim that misses one takes fewer jobs, never more.
+   */
+  private async claimLimited(client: Queryable, params: JobClaimParams, at: Date | null, excluded: [string[], string[]]): Promise<ClaimRow[]> {
+    const picked: number[] = []
+    const rates: { queue: string; window: number; used: number }[] = []
+    // Locks in name order: two claims of the same queues never wait for each other crosswise.
+    const queues = [...params.queues].sort()
+    for (const queue of queues) {
+      const limits = params.limits?.get(queue)
+      if (limits === undefined) continue
+      await client.query(this.text('queue-lock', () => `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`), [`${this.schema}:${queue}`])
+    }
+    const clock = async (): Promise<number> =>
+      at?.getTime() ?? Number((await this.one<{ now: string }>(`SELECT ${EPOCH_MS('clock_timestamp()')} AS now`, [], client))!.now)
+    // Only a rate limit needs the time before the picks.
+    const now = queues.some((queue) => params.limits?.get(queue)?.rate !== undefined) ? await clock() : 0
+    for (const queue of queues) {
+      const limits = params.limits?.get(queue)
+      let room = params.limit
+      if (limits?.concurrency !== undefined) {
+        // Counted from the running jobs themselves (the lease index holds only those, a few hundred
+        // at most), not from the kept counts: summing a second's worth of their appended changes
+        // on every claim costs more than the claim.
+        const running = await this.one<{ n: string }>(
+          this.text('queue-running', () => `SELECT count(*) AS n FROM ${this.schema}.jobs WHERE state = 'running' AND queue = $1`),
+          [queue],
+          client,
+        )
+        room = Math.min(room, limits.concurrency - Number(running!.n))
+      }
+      if (limits?.rate !== undefined) {
+        const window = now - (now % limits.rate.intervalMs)
+        const flow = await this.one<{ rate_window: string; rate_used: number }>(
+          this.text('queue-rate', () => `SELECT rate_window, rate_used FROM ${this.schema}.queue_flow WHERE queue = $1`),
+          [queue],
+          client,
+        )
+        const used = flow !== undefined && Number(flow.rate_window) === window ? flow.rate_used : 0
+        room = Math.min(room, limits.rate.limit - used)
+        rates.push({ queue, window, used })
+      }
+      if (room <= 0) continue
+      // Read a little past the room first; only a pick that passed over rows (excluded jobs, groups
+      // at their limit) and found too few reads on, eight times further each time.
+      for (let scan = room + 16; ; scan *= 8) {
+        const [pick] = await this.rows<{ scanned: number; seqs: string[] }>(
+          client,
+          limits === undefined
+            ? this.text('claim-pick-open', () => this.claimPickOneSql(true))
+            : this.text('claim-pick-limited', () => this.claimPickOneSql(false)),
+          [queue, room, limits?.groupConcurrency ?? null, Math.min(scan, room + CLAIM_SCAN_EXTRA), ...excluded],
+        )
+        if (pick!.seqs.length === room || pick!.scanned < scan || scan >= room + CLAIM_SCAN_EXTRA || limits === undefined) {
+          for (const seq of pick!.seqs) picked.push(Number(seq))
+          break
+        }
+      }
+    }
+    if (picked.length === 0) return []
+    // The jobs start now, after every count above was read — not at the transaction's start
+    // (now()), which may be long before, while it waited for the lock. A finish whose start time
+    // is earlier than this one was counted as finished; started and finished times never show
+    // more jobs running than a limit let through.
+    const claimAt = new Date(await clock())
+    const rows = await this.rows<ClaimRow>(
+      client,
+      this.text('claim-picked', () => this.claimSql(
+        // By primary key, not in ready order: ordered, the planner walks the ready index for them.
+        `SELECT j.seq FROM unnest($2::bigint[]) AS p(seq)
+           CROSS JOIN LATERAL (SELECT seq FROM ${this.schema}.jobs WHERE seq = p.seq AND state = 'queued') AS j WHERE $3::int > 0`,
+      )),
+      // Each queue's picks are in claim order; past the claim's limit, the later queues' give way.
+      [claimAt, picked.slice(0, params.limit), params.limit, params.workerId, params.leaseMs, JSON.stringify({ workerId: params.workerId })],
+    )
+    for (const rate of rates) {
+      const claimed = rows.reduce((n, row) => (row.queue === rate.queue ? n + 1 : n), 0)
+      if (claimed === 0) continue
+      // The room came from the window the claim began in; if a new one opened since, the claims
+      // count in it (there were at most the limit of them).
+      const intervalMs = params.limits!.get(rate.queue)!.rate!.intervalMs
+      const window = claimAt.getTime() - (claimAt.getTime() % intervalMs)
+      const { queue } = rate
+      const used = window === rate.window ? rate.used : 0
+      await client.query(
+        this.text('queue-rate-save', () => `INSERT INTO ${this.schema}.queue_flow (queue, rate_window, rate_used) VALUES ($1, $2, $3)
+          ON CONFLICT (queue) DO UPDATE SET rate_window = excluded.rate_window, rate_used = excluded.rate_used`),
+        [queue, window, used + claimed],
+      )
+    }
+    return rows
+  }
+
+  /**
+   * One queue's pick for a limited claim (`$1` the queue, `$2` its room, `$3` the group limit or
+   * NULL, `$4` how many ready rows to read at most, `$5`/`$6` the exclusions). Under the queue's
+   * lock (`locked` false) no other claim takes its rows, so none are locked here: a row lock
+   * writes the row, and a pick that reads past a busy group would write every row it passed.
+   * An unlimited queue claimed beside limited ones has no lock and skips locked rows instead.
+   */
+  private claimPickOneSql(open: boolean): string {
+    return `WITH candidates AS (
+         SELECT seq, priority, group_rank, run_at, group_key FROM ${this.schema}.jobs
+         WHERE state = 'queued' AND queue = $1 AND ${exclusionSql('$5', '$6')}
+           AND NOT EXISTS (SELECT FROM ${this.schema}.queues p WHERE p.name = $1 AND p.paused)
+         ORDER BY ${READY_ORDER('')} LIMIT ${open ? 'least($2::int, $4::int) FOR UPDATE SKIP LOCKED' : '$4::int'}
+       ),
+       numbered AS (
+         SELECT c.*, row_number() OVER (PARTITION BY c.group_key ORDER BY ${READY_ORDER('c')}) AS nth FROM candidates c
+       ),
+       running AS (
+         -- A seek per candidate group: the index's entries of the other groups (and those of jobs
+         -- finished since the last vacuum) are never read.
+         SELECT g.group_key, (SELECT count(*) FROM ${this.schema}.jobs r
+           WHERE r.state = 'running' AND r.queue = $1 AND r.group_key = g.group_key) AS n
+         FROM (SELECT DISTINCT group_key FROM candidates WHERE group_key IS NOT NULL) AS g
+         WHERE $3::int IS NOT NULL
+       )
+       SELECT (SELECT count(*) FROM candidates)::int AS scanned, ARRAY(
+         SELECT n.seq FROM numbered n LEFT JOIN running r ON r.group_key = n.group_key
+         WHERE n.group_key IS NULL OR $3::int IS NULL OR n.nth + coalesce(r.n, 0) <= $3::int
+         ORDER BY ${READY_ORDER('n')} LIMIT $2
+       ) AS seqs`
   }
 
   /**
@@ -695,34 +888,46 @@ export class PostgresStore implements Store {
    * with the flush on, which writes the log up to that point — the claim included. A server crash
    * before then only takes the claim back: the job is queued again and runs again.
    */
-  private claimSql(): string {
-    return `WITH picked AS (
-         SELECT c.seq FROM unnest($2::text[]) AS q(name) CROSS JOIN LATERAL (
-           SELECT seq, priority, run_at FROM ${this.schema}.jobs
-           WHERE state = 'queued' AND queue = q.name
+  private claimPickSql(): string {
+    return `SELECT c.seq FROM unnest($2::text[]) AS q(name) CROSS JOIN LATERAL (
+           SELECT seq, priority, group_rank, run_at FROM ${this.schema}.jobs
+           WHERE state = 'queued' AND queue = q.name AND ${exclusionSql('$7', '$8')}
              AND NOT EXISTS (SELECT FROM ${this.schema}.queues p WHERE p.name = q.name AND p.paused)
-           ORDER BY priority DESC, run_at, seq LIMIT $3
+           ORDER BY ${READY_ORDER('')} LIMIT $3
            FOR UPDATE SKIP LOCKED
          ) AS c
-         ORDER BY c.priority DESC, c.run_at, c.seq LIMIT $3
-       ),
+         ORDER BY ${READY_ORDER('c')} LIMIT $3`
+  }
+
+  /**
+   * The claim of the jobs `pick` selects (`$1` now, `$3` the limit, `$4` the worker, `$5` the
+   * lease, `$6` the started event's data). Also moves each queue's round-robin head up to the
+   * highest group rank claimed; a claim of ungrouped jobs writes nothing there.
+   */
+  private claimSql(pick: string): string {
+    return `WITH picked AS (${pick}),
        claimed AS (
          UPDATE ${this.schema}.jobs j SET state = 'running', attempt = j.attempt + 1, lease = j.lease + 1, worker_id = $4,
            lease_expires_at = ${AT} + ${ms('$5')}, started_at = ${AT}
          FROM picked WHERE j.seq = picked.seq
          RETURNING j.seq, j.id, j.task, j.queue, j.payload, j.metadata, j.priority, j.run_at, j.attempt, j.max_attempts,
-           j.lease, j.timeout_ms, j.backoff, j.key, j.created_at
+           j.lease, j.timeout_ms, j.backoff, j.key, j.created_at, j.group_key, j.group_rank
        ),
        ${this.countedSql('claimed', "'queued'", "'running'")},
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
          SELECT seq, ${AT}, 'started', 'running', attempt, $6::json FROM claimed${this.eventGate}
-         ORDER BY priority DESC, run_at, seq
+         ORDER BY ${READY_ORDER('')}
+       ),
+       heads AS (
+         INSERT INTO ${this.schema}.queue_flow AS f (queue, rank_head)
+         SELECT queue, max(group_rank) FROM claimed WHERE group_rank IS NOT NULL GROUP BY queue
+         ON CONFLICT (queue) DO UPDATE SET rank_head = greatest(f.rank_head, excluded.rank_head)
        ),
        relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
-       SELECT id, task, queue, payload, metadata, priority, attempt, max_attempts, lease, timeout_ms, backoff, key,
+       SELECT id, task, queue, payload, metadata, priority, attempt, max_attempts, lease, timeout_ms, backoff, key, group_key,
          ${FLOOR_MS('run_at')} AS run_ms, ${FLOOR_MS('created_at')} AS created_ms
-       FROM claimed CROSS JOIN relaxed ORDER BY priority DESC, run_at, seq`
+       FROM claimed CROSS JOIN relaxed ORDER BY ${READY_ORDER('')}`
   }
 
   jobHeartbeat(params: JobHeartbeatParams): Promise<LostLease[]> {
@@ -1328,6 +1533,7 @@ export class PostgresStore implements Store {
          SELECT count(*)::int AS count FROM jobs_gone`,
         [params.now === undefined ? null : new Date(params.now), params.limit, older.completed, older.failed, older.cancelled, WORKER_FORGET_MS],
       )
+      await this.flowKeysPrune(params.now === undefined ? null : new Date(params.now))
       return row!.count
     })
   }
@@ -1546,21 +1752,25 @@ export class PostgresStore implements Store {
       const running = (job: JobInfo): boolean => job.state === 'running'
       const notes = new NoteSet()
       await this.transaction(async (client) => {
+        // A grouped job that is still to run joins its group's turn here, after the group's jobs
+        // already in this store.
+        const ranks = await this.groupRanks(client, jobs.map((job) => (isFinished(job.state) ? { queue: job.queue } : job)))
         // ON CONFLICT: a job already here (an earlier run of the copy) is left exactly as it is. No
         // imported job is owed a webhook: the source announced its finish, or still owes it.
         const inserted = await this.rows<{ seq: number; id: string; state: JobState; queue: string; run_at: Date }>(
           client,
           `WITH inserted AS (
            INSERT INTO ${this.schema}.jobs (id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff, key,
-             key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at, webhook, error_fingerprint)
+             key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at, webhook, error_fingerprint,
+             group_key, group_rank)
            SELECT id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff::json, key, key_ttl_ms,
              payload::json, metadata::json, result::json, progress::json, errors::jsonb, created_at, started_at, finished_at, webhook,
-             error_fingerprint
+             error_fingerprint, group_key, group_rank
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], $8::int[], $9::bigint[],
              $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::timestamptz[],
-             $19::timestamptz[], $20::timestamptz[], $21::text[], $22::text[]) WITH ORDINALITY
+             $19::timestamptz[], $20::timestamptz[], $21::text[], $22::text[], $23::text[], $24::bigint[]) WITH ORDINALITY
              AS i(id, task, queue, state, priority, run_at, attempt, max_attempts, timeout_ms, backoff, key, key_ttl_ms, payload,
-               metadata, result, progress, errors, created_at, started_at, finished_at, webhook, error_fingerprint, ord)
+               metadata, result, progress, errors, created_at, started_at, finished_at, webhook, error_fingerprint, group_key, group_rank, ord)
            ORDER BY ord
            ON CONFLICT (id) DO NOTHING
            RETURNING seq, id, state, queue, run_at
@@ -1591,6 +1801,8 @@ export class PostgresStore implements Store {
             jobs.map((job) => (job.webhook === undefined ? null : sanitize(job.webhook))),
             // Of the errors as stored here (sanitised), as every other failure of this store is.
             jobs.map((job) => (job.state === 'failed' ? failureFingerprint(job.errors.map(storedError)) : null)),
+            jobs.map((job) => (job.group === undefined ? null : sanitize(job.group))),
+            ranks.map((rank) => rank ?? null),
           ],
         )
         const seqOf = new Map(inserted.map((row) => [row.id, row.seq]))
@@ -1677,6 +1889,300 @@ export class PostgresStore implements Store {
     )
     conflicts.push(...refused.map((row) => row.job_id))
     return conflicts
+  }
+
+  // ─── Debounce and throttle ────────────────────────────────────────────────────────────────────
+  //
+  // Each takes its key's row first with INSERT … ON CONFLICT DO UPDATE, which creates it for this
+  // call's job or locks the one there: producers of one key, in any process, take turns from that
+  // statement to their commit, so there is no look-then-insert race. The key rows see one write per
+  // enqueue; they are few and small, and jobPrune deletes the stale ones.
+
+  jobDebounce(params: JobDebounceParams): Promise<JobInsertResult> {
+    const { job } = params
+    const created = { ...job, runAt: undefined, delayMs: params.delayMs }
+    return this.keyedInsert(params, 'debounces', params.delayMs, created, undefined, async (client, held, at, key) => {
+      // The job the key names takes the new values if it is still waiting for its first run.
+      const [updated] = await this.rows<{ id: string }>(
+        client,
+        this.text('debounce-update', () => `WITH updated AS (
+             UPDATE ${this.schema}.jobs SET payload = $3::json, metadata = $4::json, priority = $5, max_attempts = $6, timeout_ms = $7,
+               backoff = $8::json, webhook = $9,
+               run_at = greatest(run_at, least(${AT} + ${ms('$10')}, coalesce(created_at + ${ms('$11')}, 'infinity')))
+             WHERE id = $2 AND state = 'scheduled' AND started_at IS NULL AND run_at > ${AT}
+             RETURNING id, run_at
+           ),
+           moved AS (
+             UPDATE ${this.schema}.debounces d SET run_at = u.run_at FROM updated u WHERE d.task = $12 AND d.key = $13
+           )
+           SELECT id FROM updated`),
+        [
+          at, held.jobId, job.payload, job.metadata ?? null, job.priority, job.maxAttempts, job.timeoutMs ?? null,
+          job.backoff === undefined ? null : JSON.stringify(job.backoff), job.webhook === undefined ? null : sanitize(job.webhook),
+          params.delayMs, params.maxWaitMs ?? null, job.task, key,
+        ],
+      )
+      return updated === undefined ? undefined : { id: updated.id, state: 'scheduled', existing: true }
+    })
+  }
+
+  jobThrottle(params: JobThrottleParams): Promise<JobInsertResult> {
+    return this.keyedInsert(params, 'throttles', params.windowMs, params.job, params.maxQueued, async (client, held) => {
+      // A window whose job was deleted holds nothing: a new one starts.
+      if (!held.open) return undefined
+      const [holder] = await this.rows<{ id: string; state: JobState }>(client, `SELECT id, state FROM ${this.schema}.jobs WHERE id = $1`, [held.jobId])
+      return holder === undefined ? undefined : { ...holder, existing: true }
+    })
+  }
+
+  /**
+   * One debounce or throttle, in a transaction: takes the key's row in `table` (created for `job`,
+   * its time `spanMs` from now, or locked as it is); when it names another job, asks `holder` for
+   * that job's answer, and if there is none points the row at `job`; then creates `job`.
+   */
+  private keyedInsert(
+    params: { job: JobInsert; key: string; now?: number },
+    table: 'debounces' | 'throttles',
+    spanMs: number,
+    job: JobInsert,
+    caps: ReadonlyMap<string, number> | undefined,
+    holder: (client: Queryable, held: { jobId: string; open: boolean }, at: Date | null, key: string) => Promise<JobInsertResult | undefined>,
+  ): Promise<JobInsertResult> {
+    const column = table === 'debounces' ? 'run_at' : 'until'
+    return this.track(async () => {
+      const at = params.now === undefined ? null : new Date(params.now)
+      const key = sanitize(params.key)
+      const values = [at, job.task, key, job.id, spanMs]
+      const notes = new NoteSet()
+      const result = await this.transaction(async (client): Promise<JobInsertResult> => {
+        const [row] = await this.rows<{ job_id: string; open: boolean }>(
+          client,
+          `INSERT INTO ${this.schema}.${table} (task, key, job_id, ${column}) VALUES ($2, $3, $4, ${AT} + ${ms('$5')})
+           ON CONFLICT (task, key) DO UPDATE SET task = excluded.task
+           RETURNING job_id, ${column} > ${AT} AS open`,
+          values,
+        )
+        if (row!.job_id !== job.id) {
+          const answer = await holder(client, { jobId: row!.job_id, open: row!.open }, at, key)
+          if (answer !== undefined) return answer
+          await this.rows(client, `UPDATE ${this.schema}.${table} SET job_id = $4, ${column} = ${AT} + ${ms('$5')} WHERE task = $2 AND key = $3`, values)
+        }
+        if (caps !== undefined && caps.has(job.queue)) await this.checkQueueCaps(client, [job], caps, at)
+        const [rank] = job.group === undefined ? [undefined] : await this.groupRanks(client, [job])
+        const ranked: RankedInsert = rank === undefined ? job : { ...job, rank }
+        const [created] = await this.insertJobs(client, [ranked], at, notes, false)
+        return { ...created!, existing: false }
+      })
+      // After commit, as insertMany: this process's listeners now, other processes through the sender.
+      this.emit(notes.toNotes())
+      this.sender.send(notes, true)
+      return result
+    })
+  }
+
+  /** Forgets debounce keys whose job is due (it no longer takes updates) and throttle windows that ended. */
+  private async flowKeysPrune(at: Date | null): Promise<void> {
+    await this.rows(
+      this.pool,
+      `WITH debounces_gone AS (DELETE FROM ${this.schema}.debounces WHERE run_at <= ${AT})
+       DELETE FROM ${this.schema}.throttles WHERE until <= ${AT}`,
+      [at],
+    )
+  }
+
+  // ─── Schedules ────────────────────────────────────────────────────────────────────────────────
+
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleInfo> {
+    return this.track(async () => {
+      // SET expressions read the row as it was. updated_at moves only when the definition does, so
+      // every process declaring the same schedule at start leaves it as it was.
+      const row = await this.one<ScheduleRow>(
+        `INSERT INTO ${this.schema}.schedules AS s (name, task, queue, cron, timezone, payload, job, catch_up, paused, source,
+           next_run_at, created_at, updated_at)
+         VALUES ($2, $3, $4, $5, $6, $7, $8, $9, coalesce($10::boolean, false), $11, $12::timestamptz, ${AT}, ${AT})
+         ON CONFLICT (name) DO UPDATE SET task = excluded.task, queue = excluded.queue, cron = excluded.cron, timezone = excluded.timezone,
+           payload = excluded.payload, job = excluded.job, catch_up = excluded.catch_up, source = excluded.source,
+           paused = coalesce($10::boolean, s.paused),
+           next_run_at = CASE WHEN s.cron <> excluded.cron OR s.timezone <> excluded.timezone OR (s.paused AND NOT coalesce($10::boolean, true))
+             THEN excluded.next_run_at ELSE s.next_run_at END,
+           updated_at = CASE WHEN (s.task, s.queue, s.cron, s.timezone, s.payload, s.job, s.catch_up, s.source, s.paused)
+             IS DISTINCT FROM (excluded.task, excluded.queue, excluded.cron, excluded.timezone, excluded.payload, excluded.job, excluded.catch_up,
+               excluded.source, coalesce($10::boolean, s.paused))
+             THEN excluded.updated_at ELSE s.updated_at END
+         RETURNING *`,
+        [
+          params.now === undefined ? null : new Date(params.now),
+          params.name,
+          params.task,
+          params.queue,
+          params.cron,
+          params.timezone,
+          params.payload,
+          JSON.stringify(params.job),
+          params.catchUp,
+          params.paused ?? null,
+          params.source,
+          params.nextRunAt === null ? null : new Date(params.nextRunAt),
+        ],
+      )
+      return toScheduleInfo(row!)
+    })
+  }
+
+  scheduleGet(params: { name: string }): Promise<ScheduleInfo | undefined> {
+    return this.track(async () => {
+      const row = await this.one<ScheduleRow>(`SELECT * FROM ${this.schema}.schedules WHERE name = $1`, [params.name])
+      return row === undefined ? undefined : toScheduleInfo(row)
+    })
+  }
+
+  scheduleList(): Promise<ScheduleInfo[]> {
+    return this.track(async () =>
+      (await this.rows<ScheduleRow>(this.pool, `SELECT * FROM ${this.schema}.schedules ORDER BY name COLLATE "C"`, [])).map(toScheduleInfo),
+    )
+  }
+
+  scheduleDelete(params: { name: string }): Promise<boolean> {
+    return this.track(async () => (await this.rows(this.pool, `DELETE FROM ${this.schema}.schedules WHERE name = $1 RETURNING 1`, [params.name])).length === 1)
+  }
+
+  scheduleTick(params: ScheduleTickParams): Promise<boolean> {
+    return this.track(async () => {
+      const at = params.now === undefined ? null : new Date(params.now)
+      const notes = new NoteSet()
+      const won = await this.transaction(async (client) => {
+        // A concurrent tick of the same schedule waits for this row's lock, then re-reads the row
+        // and finds next_run_at moved: it updates nothing and inserts nothing.
+        const moved = await this.rows(
+          client,
+          `UPDATE ${this.schema}.schedules SET next_run_at = $2::timestamptz, last_run_at = coalesce($3::timestamptz, last_run_at)
+           WHERE name = $1 AND next_run_at = $4::timestamptz AND NOT paused RETURNING 1`,
+          [
+            params.name,
+            params.next === null ? null : new Date(params.next),
+            params.ticks.length === 0 ? null : new Date(Math.max(...params.ticks)),
+            new Date(params.due),
+          ],
+        )
+        if (moved.length === 0) return false
+        await this.insertJobs(client, params.jobs, at, notes, false)
+        return true
+      })
+      if (won) {
+        // As jobInsertMany tells after its commit: this process's listeners, and what the insert skipped.
+        this.emit(notes.toNotes())
+        this.sender.send(notes, true)
+      }
+      return won
+    })
+  }
+
+  // ─── Circuit breakers ─────────────────────────────────────────────────────────────────────────
+
+  breakerRecord(params: BreakerRecordParams): Promise<BreakerTransition[]> {
+    return this.track(() =>
+      this.transaction(async (client) => {
+        const at = await this.breakerNow(client, params.now)
+        const keys = breakers.lockKeys(params.outcomes, params.settings)
+        if (keys.length === 0) return []
+        const rows = await this.breakerLock(client, keys)
+        const { transitions, changed } = breakers.recordRows(rows, params.outcomes, params.settings, at)
+        for (const row of changed) await this.breakerSave(client, row)
+        return transitions
+      }),
+    )
+  }
+
+  breakerProbe(params: BreakerProbeParams): Promise<BreakerAdmission> {
+    return this.track(() =>
+      this.transaction(async (client) => {
+        const at = await this.breakerNow(client, params.now)
+        const key = { task: params.task, group: params.group ?? '' }
+        const row = (await this.breakerLock(client, [key], false)).get(breakers.keyOf(key.task, key.group))
+        const { admission } = breakers.admit(row, at)
+        if (row !== undefined && admission !== 'closed') await this.breakerSave(client, row)
+        return admission
+      }),
+    )
+  }
+
+  breakerList(params: BreakerListParams): Promise<BreakerInfo[]> {
+    return this.track(async () => {
+      const at = await this.breakerNow(this.pool, params.now)
+      const rows = (await this.rows<breakers.StoredBreaker>(this.pool, `SELECT * FROM ${this.schema}.breakers`, [])).map(breakers.fromStored)
+      return rows.sort(breakers.order).map((row) => breakers.info(row, at))
+    })
+  }
+
+  breakerReset(params: BreakerResetParams): Promise<number> {
+    return this.track(() =>
+      this.transaction(async (client) => {
+        const at = await this.breakerNow(client, params.now)
+        const stored = await this.rows<breakers.StoredBreaker>(
+          client,
+          `SELECT * FROM ${this.schema}.breakers WHERE task = $1 AND ($2::text IS NULL OR grp = $2) ORDER BY task, grp FOR UPDATE`,
+          [params.task, params.group ?? null],
+        )
+        for (const row of stored.map(breakers.fromStored)) {
+          breakers.resetRow(row, at)
+          await this.breakerSave(client, row)
+        }
+        return stored.length
+      }),
+    )
+  }
+
+  /** The transaction's time: the caller's `now`, else the database's. */
+  private async breakerNow(client: Queryable, now: number | undefined): Promise<number> {
+    const row = await this.one<{ now: Date }>(`SELECT ${AT} AS now`, [now === undefined ? null : new Date(now)], client)
+    return row!.now.getTime()
+  }
+
+  /**
+   * Locks the breakers of `keys` (sorted: concurrent writers lock in one order) and returns the
+   * ones that exist. With `create`, missing ones are inserted first — closed and empty, to be
+   * overwritten — so two writers recording a new breaker's first outcomes queue on one row rather
+   * than both inserting it.
+   */
+  private async breakerLock(client: Queryable, keys: { task: string; group: string }[], create = true): Promise<Map<string, breakers.BreakerRow>> {
+    const lock = async (): Promise<Map<string, breakers.BreakerRow>> => {
+      const stored = await this.rows<breakers.StoredBreaker>(
+        client,
+        `SELECT b.* FROM ${this.schema}.breakers b JOIN unnest($1::text[], $2::text[]) AS k(task, grp) ON b.task = k.task AND b.grp = k.grp
+         ORDER BY b.task, b.grp FOR UPDATE OF b`,
+        [keys.map((key) => key.task), keys.map((key) => key.group)],
+      )
+      return new Map(stored.map((row) => [breakers.keyOf(row.task as string, row.grp as string), breakers.fromStored(row)]))
+    }
+    const rows = await lock()
+    if (!create || rows.size === keys.length) return rows
+    const missing = keys.filter((key) => !rows.has(breakers.keyOf(key.task, key.group)))
+    // Placeholders, told apart by window_ms = 0 (no breaker has an empty window); this
+    // transaction overwrites each one it inserted, so none outlives it.
+    await this.rows(
+      client,
+      `INSERT INTO ${this.schema}.breakers (task, grp, state, window_start, total, failed, prev_total, prev_failed, probes_in_flight,
+         threshold, min_volume, window_ms, cooldown_ms, probes, opened, half_opened, closed, updated_at)
+       SELECT k.task, k.grp, 'closed', now(), 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, now() FROM unnest($1::text[], $2::text[]) AS k(task, grp)
+       ORDER BY k.task, k.grp
+       ON CONFLICT (task, grp) DO NOTHING`,
+      [missing.map((key) => key.task), missing.map((key) => key.group)],
+    )
+    // A row another writer created meanwhile is read as it stands; our placeholders as missing.
+    const locked = await lock()
+    for (const [key, row] of locked) if (row.settings.windowMs === 0) locked.delete(key)
+    return locked
+  }
+
+  private async breakerSave(client: Queryable, row: breakers.BreakerRow): Promise<void> {
+    const columns = breakers.COLUMNS.join(', ')
+    const updates = breakers.COLUMNS.slice(2).map((column) => `${column} = excluded.${column}`).join(', ')
+    await this.rows(
+      client,
+      this.text('breaker-save', () => `INSERT INTO ${this.schema}.breakers (${columns}) VALUES (${breakers.COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+         ON CONFLICT (task, grp) DO UPDATE SET ${updates}`),
+      breakers.values(row, (ms) => (ms === null ? null : new Date(ms))),
+    )
   }
 
   // ─── Internals ────────────────────────────────────────────────────────────────────────────────
@@ -1813,7 +2319,7 @@ export function queueReadSql(schema: string): { counts: string; list: string } {
       ),
       oldest AS (
         SELECT h.queue, min((SELECT j.run_at FROM ${schema}.jobs j WHERE j.state = 'queued' AND j.queue = h.queue AND j.priority = h.priority
-          ORDER BY j.run_at LIMIT 1)) AS at
+          ORDER BY j.group_rank NULLS FIRST, j.run_at LIMIT 1)) AS at
         FROM heads h WHERE h.priority IS NOT NULL GROUP BY h.queue
       )
       SELECT c.queue, c.state, c.count, o.at AS oldest, NULL::boolean AS paused
@@ -1966,7 +2472,36 @@ function splitPayload(payload: string): [string, string, string?] {
   return [payload.slice(0, first), payload.slice(first + 1, second), payload.slice(second + 1)]
 }
 
-type ClaimRow = Pick<JobRow, 'id' | 'task' | 'queue' | 'payload' | 'metadata' | 'priority' | 'attempt' | 'max_attempts' | 'lease' | 'timeout_ms' | 'backoff' | 'key'> & {
+/** The ready index's order, which claims follow; `alias` qualifies the columns. */
+function READY_ORDER(alias: string): string {
+  const a = alias === '' ? '' : `${alias}.`
+  return `${a}priority DESC, ${a}group_rank NULLS FIRST, ${a}run_at, ${a}seq`
+}
+
+/** Ready rows a limited claim reads beyond its room, looking past excluded jobs and groups at their limit. */
+const CLAIM_SCAN_EXTRA = 10_000
+
+/**
+ * A claim's exclusions (`tasks` the parameter of the tasks, `pairs` that of task-and-group pairs as
+ * `task\u0001group`), true for a job not excluded. With both arrays empty, as they are but while a
+ * breaker is open, it costs a comparison with nothing.
+ */
+function exclusionSql(tasks: string, pairs: string): string {
+  return `task <> ALL(${tasks}::text[]) AND coalesce(task || chr(1) || group_key, '') <> ALL(${pairs}::text[])`
+}
+
+/** `ClaimExclusion`s as the two arrays `exclusionSql` takes. */
+function exclusionArrays(exclude: readonly ClaimExclusion[] | undefined): [string[], string[]] {
+  const tasks: string[] = []
+  const pairs: string[] = []
+  for (const { task, group } of exclude ?? []) {
+    if (group === undefined) tasks.push(task)
+    else pairs.push(`${task}\u0001${group}`)
+  }
+  return [tasks, pairs]
+}
+
+type ClaimRow = Pick<JobRow, 'id' | 'task' | 'queue' | 'payload' | 'metadata' | 'priority' | 'attempt' | 'max_attempts' | 'lease' | 'timeout_ms' | 'backoff' | 'key' | 'group_key'> & {
   run_ms: number
   created_ms: number
 }
@@ -2032,6 +2567,7 @@ function toJobInfo(row: JobRow): JobInfo {
   if (row.started_at !== null) job.startedAt = row.started_at
   if (row.finished_at !== null) job.finishedAt = row.finished_at
   if (row.key !== null) job.key = row.key
+  if (row.group_key !== null) job.group = row.group_key
   if (row.timeout_ms !== null) job.timeoutMs = row.timeout_ms
   if (row.backoff !== null) job.backoff = row.backoff
   if (row.worker_id !== null) job.workerId = row.worker_id
@@ -2077,7 +2613,12 @@ const SHARED_VALUES = {
   key_ttl_ms: (job) => job.keyTtlMs,
   metadata: (job) => job.metadata,
   webhook: (job) => (job.webhook === undefined ? undefined : sanitize(job.webhook)),
+  group_key: (job) => (job.group === undefined ? undefined : sanitize(job.group)),
+  group_rank: (job) => (job as RankedInsert).rank,
 } satisfies Record<string, (job: JobInsert) => string | number | undefined>
+
+/** A job to insert with its place in its group's turn (see `groupRanks`). */
+type RankedInsert = JobInsert & { rank?: number }
 type SharedColumn = keyof typeof SHARED_VALUES
 const SHARED_COLUMNS = Object.keys(SHARED_VALUES) as SharedColumn[]
 const SHARED_TYPES: Record<SharedColumn, string> = {
@@ -2092,6 +2633,8 @@ const SHARED_TYPES: Record<SharedColumn, string> = {
   key_ttl_ms: 'bigint',
   metadata: 'text',
   webhook: 'text',
+  group_key: 'text',
+  group_rank: 'bigint',
 }
 
 interface InsertInput {

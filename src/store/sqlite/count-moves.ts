@@ -28,6 +28,11 @@ export class CountMoves {
     if (to !== undefined) changes[STATE_INDEX[to]]! += n
   }
 
+  /** The net change to `queue`'s count of `state`. */
+  get(queue: string, state: JobState): number {
+    return this.changes.get(queue)?.[STATE_INDEX[state]] ?? 0
+  }
+
   /** Adds `other`'s moves to these. */
   merge(other: CountMoves): void {
     for (const [queue, changes] of other.changes) {

@@ -162,6 +162,134 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO offload_queue_counts (queue, state, n) SELECT queue, state, count(*) FROM offload_jobs GROUP BY queue, state;
     `,
   },
+  {
+    version: 6,
+    name: 'cron schedules',
+    sql: `
+      -- One row per schedule. next_run_at is the tick the scheduler enqueues next: a tick moves it
+      -- with a compare-and-set in the transaction that inserts the tick's jobs, so schedulers in
+      -- several processes enqueue each tick once. NULL: the expression never fires again. job is
+      -- the JSON of what each job is made of besides its payload (priority, attempts, …). A few
+      -- rows at most per application: read whole, no index beyond the key.
+      CREATE TABLE offload_schedules (
+        name TEXT PRIMARY KEY,
+        task TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        cron TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        job TEXT NOT NULL,
+        catch_up INTEGER NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        source TEXT NOT NULL CHECK (source IN ('code', 'api')),
+        next_run_at INTEGER,
+        last_run_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 7,
+    name: 'job groups, queue limits',
+    sql: `
+      -- group_key: the job's group (a customer, a tenant). group_rank: its place in the round-robin
+      -- between the groups of its queue — the k-th job of a group waiting gets rank head + k, so
+      -- claims that walk the ready index in rank order take one job of each group in turn, and a
+      -- group that arrives late starts at the head rather than behind a big group's backlog.
+      -- Jobs without a group have no rank and sort first within their priority (NULLs first).
+      ALTER TABLE offload_jobs ADD COLUMN group_key TEXT;
+      ALTER TABLE offload_jobs ADD COLUMN group_rank INTEGER;
+      DROP INDEX offload_jobs_ready;
+      -- group_key last: a claim that passes over a group at its limit reads it from the index alone.
+      CREATE INDEX offload_jobs_ready ON offload_jobs (queue, priority DESC, group_rank, run_at, seq, group_key)
+        WHERE state = 'queued';
+      -- Running jobs per group, for per-group concurrency; ungrouped jobs never enter it.
+      CREATE INDEX offload_jobs_group_running ON offload_jobs (queue, group_key)
+        WHERE state = 'running' AND group_key IS NOT NULL;
+
+      -- The next rank of each group of a queue.
+      CREATE TABLE offload_groups (
+        queue TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        next_rank INTEGER NOT NULL,
+        PRIMARY KEY (queue, group_key)
+      ) STRICT, WITHOUT ROWID;
+      -- Per queue: the highest rank claimed (where new groups start), and the rate limit's current
+      -- window (its start, epoch ms) with the claims counted in it.
+      CREATE TABLE offload_queue_flow (
+        queue TEXT PRIMARY KEY,
+        rank_head INTEGER NOT NULL DEFAULT 0,
+        rate_window INTEGER NOT NULL DEFAULT 0,
+        rate_used INTEGER NOT NULL DEFAULT 0
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 8,
+    name: 'circuit breakers',
+    sql: `
+      -- One row per circuit breaker, keyed by task and group ('' for a task-wide breaker), shared
+      -- by every worker on the file. Breakers never touch jobs, so writing one costs no job counts.
+      -- The settings columns are the ones the last outcome came with: breakerList shows them and
+      -- breakerProbe needs the cooldown and probe count without being told them.
+      CREATE TABLE offload_breakers (
+        task TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('closed', 'open', 'half_open')),
+        window_start INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        prev_total INTEGER NOT NULL,
+        prev_failed INTEGER NOT NULL,
+        opened_at INTEGER,
+        cooldown_until INTEGER,
+        probes_in_flight INTEGER NOT NULL,
+        probe_taken_at INTEGER,
+        threshold REAL NOT NULL,
+        min_volume INTEGER NOT NULL,
+        window_ms INTEGER NOT NULL,
+        cooldown_ms INTEGER NOT NULL,
+        probes INTEGER NOT NULL,
+        opened INTEGER NOT NULL,
+        half_opened INTEGER NOT NULL,
+        closed INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (task, grp)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 9,
+    name: 'debounce and throttle keys',
+    sql: `
+      -- The job a debounce key (per task) stands for, with its run time. An enqueue with the key
+      -- updates that job while it is still scheduled, never started and not yet due; after that the
+      -- row is stale, and the next enqueue points it at a new job. Stale rows go when their run time
+      -- passes (jobPrune, through the run_at index); a lookup checks the job itself anyway. By job
+      -- id, not seq: SQLite may give a deleted job's seq to the next one, and a stale row must
+      -- never name another job.
+      CREATE TABLE offload_debounces (
+        task TEXT NOT NULL,
+        key TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        run_at INTEGER NOT NULL,
+        PRIMARY KEY (task, key)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX offload_debounces_run_at ON offload_debounces (run_at);
+
+      -- A throttle key's (per task) current window: the job created at its start, and its end.
+      -- jobPrune deletes windows that ended.
+      CREATE TABLE offload_throttles (
+        task TEXT NOT NULL,
+        key TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (task, key)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX offload_throttles_until ON offload_throttles (until);
+    `,
+  },
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

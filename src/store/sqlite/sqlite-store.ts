@@ -6,8 +6,11 @@ import { OffloadError, QueueFullError } from '../../errors.js'
 import { errorFingerprint, failureFingerprint } from '../../fingerprint.js'
 import { uuidv7 } from '../../ids.js'
 import { isFinished, type AttemptError, type JobEvent, type JobEventType, type JobInfo, type JobState, type Json } from '../../job.js'
+import * as breakers from '../breaker-row.js'
+import type { BreakerAdmission, BreakerInfo, BreakerListParams, BreakerProbeParams, BreakerRecordParams, BreakerResetParams, BreakerTransition } from '../store.js'
 import type {
   ClaimedJob,
+  ClaimExclusion,
   JobLeaseRef,
   EventAppendParams,
   EventListParams,
@@ -24,6 +27,8 @@ import type {
   JobInsert,
   JobInsertManyParams,
   JobInsertResult,
+  JobDebounceParams,
+  JobThrottleParams,
   JobListParams,
   JobNoteManyParams,
   JobPromoteParams,
@@ -38,6 +43,9 @@ import type {
   QueueInfo,
   QueueCountsCompactParams,
   QueuePauseParams,
+  ScheduleInfo,
+  ScheduleTickParams,
+  ScheduleUpsertParams,
   Store,
   StoreCapabilities,
   StoreNote,
@@ -49,6 +57,7 @@ import type {
 import { WORKER_FORGET_MS } from '../store.js'
 import { workerInfos, type WorkerJobRow, type WorkerRow } from '../worker-infos.js'
 import { notApplicableError } from '../not-applicable.js'
+import { toScheduleInfo, type ScheduleRow } from '../schedule-infos.js'
 import { ChangeWatcher } from './change-watcher.js'
 import { CountMoves } from './count-moves.js'
 import { GroupCommit, isBusy, sqliteError } from './group-commit.js'
@@ -96,6 +105,8 @@ interface JobRow {
   webhook: string | null
   webhook_due: number
   error_fingerprint: string | null
+  group_key: string | null
+  group_rank: number | null
 }
 
 /** A registry row as SQLite holds it: queues as JSON text, times in epoch ms. */
@@ -117,9 +128,9 @@ const FINISHED_COLUMNS = 'seq, id, task, queue, attempt, key, key_ttl_ms'
 /** What `jobInsertMany` writes per job, in the order its statements bind them. */
 const JOB_INSERT_COLUMNS = [
   'id', 'task', 'queue', 'state', 'priority', 'run_at', 'max_attempts', 'timeout_ms', 'backoff', 'key', 'key_ttl_ms', 'payload', 'metadata', 'created_at',
-  'webhook',
+  'webhook', 'group_key', 'group_rank',
 ] as const
-/** Rows per multi-row INSERT, largest first: 128 × 15 parameters is far below SQLite's limit of 32,766. */
+/** Rows per multi-row INSERT, largest first: 128 × 17 parameters is far below SQLite's limit of 32,766. */
 const INSERT_BLOCK_SIZES = [128, 64, 32, 16, 8, 4, 2, 1] as const
 const UNFINISHED_SQL = `('scheduled', 'queued', 'running', 'retrying')`
 /** Set in the statement of every final transition: the job's finish is due for a webhook delivery if it has a webhook. */
@@ -155,15 +166,26 @@ export const QUEUE_READ_SQL = {
       FROM heads h WHERE h.priority IS NOT NULL
     )
     SELECT h.queue, min((SELECT j.run_at FROM offload_jobs j WHERE j.state = 'queued' AND j.queue = h.queue AND j.priority = h.priority
-      ORDER BY j.run_at LIMIT 1)) AS oldest
+      ORDER BY j.group_rank, j.run_at LIMIT 1)) AS oldest
     FROM heads h WHERE h.priority IS NOT NULL GROUP BY h.queue`,
   paused: 'SELECT name, paused FROM offload_queues',
 } as const
 
+/** The ready index's order, which claims follow. */
+const READY_ORDER = 'priority DESC, group_rank, run_at, seq'
+/** The most ready rows a limited claim reads per queue looking for jobs it may take. */
+const CLAIM_SCAN_MAX = 10_000
+/** What a claim sets, bound to the worker's id, the lease expiry and now. */
+const CLAIM_SET_SQL = `state = 'running', attempt = attempt + 1, lease = lease + 1, worker_id = ?, lease_expires_at = ?, started_at = ?`
+/** What a claim returns: a `ClaimRow`. */
+const CLAIM_RETURNING_SQL = `seq, id, task, queue, payload, metadata, priority, run_at, attempt, max_attempts, lease, timeout_ms,
+  backoff, key, created_at, group_key, group_rank`
 /** A claim needs no fsync of its own: the claimed job's outcome syncs it (see GroupCommit). */
 const CLAIM = { durable: false }
 /** Nor does the worker registry: a beat lost to a power cut is made good by the next one. */
 const REGISTRY = { durable: false }
+/** Nor do breaker outcomes and probes: losing the last few to a power cut only shifts a failure rate. */
+const BREAKER_WRITE = { durable: false }
 /** Failed jobs fingerprinted per transaction by `migrate()`'s backfill: short enough not to hold the write lock long. */
 const BACKFILL_BATCH = 1000
 /**
@@ -312,7 +334,11 @@ export class SqliteStore implements Store {
   // ─── Enqueue ──────────────────────────────────────────────────────────────────────────────────
 
   jobInsertMany(params: JobInsertManyParams): Promise<JobInsertResult[]> {
-    return this.write((notes, moves) => {
+    return this.write((notes, moves) => this.jobInsertIn(params, notes, moves))
+  }
+
+  /** `jobInsertMany` inside a write transaction already under way: shared with the writes that also create jobs (a schedule's tick). */
+  private jobInsertIn(params: JobInsertManyParams, notes: StoreNote[], moves: CountMoves): JobInsertResult[] {
       const at = params.now ?? this.clock()
       // Inside the write transaction nobody else inserts, and a new row's seq is one more than the
       // largest: the rows above `before` are exactly this call's, in input order.
@@ -329,6 +355,7 @@ export class SqliteStore implements Store {
       // would cost several times the row itself. A keyed job goes alone, after them, since its key
       // row needs its seq.
       const runAts: number[] = new Array(params.jobs.length)
+      const ranks = this.groupRanks()
       let run: number[] = []
       for (let i = 0; i < params.jobs.length; i++) {
         const job = params.jobs[i]!
@@ -344,11 +371,12 @@ export class SqliteStore implements Store {
         // Checked before the job is written, so a batch over the cap stops at its first job too many.
         if (caps !== undefined && state === 'queued') this.queueRoomTake(caps, tally, job.queue)
         inserted++
+        if (job.group !== undefined) ranks.assign(i, job.queue, job.group)
         if (job.key === undefined) run.push(i)
         else {
-          this.insertJobRows(params.jobs, run, runAts, at)
+          this.insertJobRows(params.jobs, run, runAts, at, ranks)
           run = []
-          this.insertJobRows(params.jobs, [i], runAts, at)
+          this.insertJobRows(params.jobs, [i], runAts, at, ranks)
           keyTake.run(job.task, job.key, before + inserted)
         }
         if (state === 'queued') readyQueues.add(job.queue)
@@ -356,12 +384,24 @@ export class SqliteStore implements Store {
         results[i] = { id: job.id, state, existing: false }
         moves.move(job.queue, undefined, state)
       }
-      this.insertJobRows(params.jobs, run, runAts, at)
+      this.insertJobRows(params.jobs, run, runAts, at, ranks)
+      this.groupRanksSave(ranks)
       this.enqueuedEvents(before, inserted, at)
       for (const queue of readyQueues) notes.push({ kind: 'ready', queue })
       if (earliestDue !== Infinity) notes.push({ kind: 'due', runAt: earliestDue })
       return results
-    })
+  }
+
+  private groupRanks(): GroupRanks {
+    return new GroupRanks(
+      this.sql('SELECT next_rank FROM offload_groups WHERE queue = ? AND group_key = ?').pluck(),
+      this.sql('SELECT rank_head FROM offload_queue_flow WHERE queue = ?').pluck(),
+    )
+  }
+
+  private groupRanksSave(ranks: GroupRanks): void {
+    ranks.save(this.sql(`INSERT INTO offload_groups (queue, group_key, next_rank) VALUES (?, ?, ?)
+      ON CONFLICT (queue, group_key) DO UPDATE SET next_rank = excluded.next_rank`))
   }
 
   /**
@@ -400,11 +440,11 @@ export class SqliteStore implements Store {
    * enqueueMany of one task without per-job options, the usual bulk) bind the other twelve
    * columns once per statement instead of once per row: binding is a good part of a row's cost.
    */
-  private insertJobRows(jobs: readonly JobInsert[], rows: readonly number[], runAts: readonly number[], at: number): void {
+  private insertJobRows(jobs: readonly JobInsert[], rows: readonly number[], runAts: readonly number[], at: number, ranks?: GroupRanks): void {
     if (rows.length === 0) return
     const first = jobs[rows[0]!]!
     const firstRunAt = runAts[rows[0]!]!
-    let uniform = true
+    let uniform = first.group === undefined
     for (let k = 1; k < rows.length && uniform; k++) uniform = runAts[rows[k]!] === firstRunAt && sameColumns(jobs[rows[k]!]!, first)
     const shared = uniform ? sharedColumns(first, firstRunAt, at) : undefined
     let next = 0
@@ -417,7 +457,7 @@ export class SqliteStore implements Store {
         for (let k = next; k < next + block; k++) {
           const job = jobs[rows[k]!]!
           if (uniform) values.push(job.id, job.payload)
-          else values.push(...jobColumns(job, runAts[rows[k]!]!, at))
+          else values.push(...jobColumns(job, runAts[rows[k]!]!, at, ranks?.of(rows[k]!)))
         }
         if (shared === undefined) statement.run(values)
         else statement.run(values, shared)
@@ -515,18 +555,22 @@ export class SqliteStore implements Store {
     const queueArgs = params.queues.flatMap((queue) => [queue, queue])
     const any = await this.read(() => this.readyStatement(params.queues.length).get(...queueArgs))
     if (any === 0) return []
+    const limited = (params.exclude !== undefined && params.exclude.length > 0) || params.queues.some((queue) => params.limits?.has(queue))
     return this.write((_notes, moves) => {
       const at = params.now ?? this.clock()
       // Rows as arrays: better-sqlite3 builds a keyed object per row by setting each property by
-      // name, a microsecond a row for these 15 columns.
-      const rows = this.claimStatement(params.queues.length).all(
-        params.workerId,
-        at + params.leaseMs,
-        at,
-        ...params.queues.flatMap((queue) => [queue, queue, params.limit]),
-        params.limit,
-      ) as ClaimRow[]
+      // name, a microsecond a row for these 17 columns.
+      const rows = limited
+        ? this.claimLimited(params, at, moves)
+        : (this.claimStatement(params.queues.length).all(
+            params.workerId,
+            at + params.leaseMs,
+            at,
+            ...params.queues.flatMap((queue) => [queue, queue, params.limit]),
+            params.limit,
+          ) as ClaimRow[])
       rows.sort(claimOrder)
+      this.rankHeadsAdvance(rows)
       const claimed: ClaimedJob[] = new Array(rows.length)
       const started: [seq: number, attempt: number][] = new Array(rows.length)
       for (let i = 0; i < rows.length; i++) {
@@ -549,6 +593,7 @@ export class SqliteStore implements Store {
           createdAt: new Date(row[14]),
           runAt: new Date(row[7]),
         }
+        if (row[15] !== null) claimed[i]!.group = row[15]
       }
       this.events(started, at, 'started', 'running', JSON.stringify({ workerId: params.workerId }))
       return claimed
@@ -572,18 +617,103 @@ export class SqliteStore implements Store {
   private claimStatement(queueCount: number): Statement {
     const cached = this.claimStatements[queueCount]
     if (cached !== undefined) return cached
-    const perQueue = `SELECT * FROM (SELECT seq, priority, run_at FROM offload_jobs
-      WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, run_at, seq LIMIT ${UNLESS_PAUSED}+?))`
+    const perQueue = `SELECT * FROM (SELECT seq, priority, group_rank, run_at FROM offload_jobs
+      WHERE state = 'queued' AND queue = ? ORDER BY ${READY_ORDER} LIMIT ${UNLESS_PAUSED}+?))`
     const candidates = Array.from({ length: queueCount }, () => perQueue).join(' UNION ALL ')
     return (this.claimStatements[queueCount] = this.db
       .prepare(
-        `UPDATE offload_jobs
-      SET state = 'running', attempt = attempt + 1, lease = lease + 1, worker_id = ?, lease_expires_at = ?, started_at = ?
-      WHERE seq IN (SELECT seq FROM (${candidates}) ORDER BY priority DESC, run_at, seq LIMIT +?)
-      RETURNING seq, id, task, queue, payload, metadata, priority, run_at, attempt, max_attempts, lease, timeout_ms,
-        backoff, key, created_at`,
+        `UPDATE offload_jobs SET ${CLAIM_SET_SQL}
+      WHERE seq IN (SELECT seq FROM (${candidates}) ORDER BY ${READY_ORDER} LIMIT +?)
+      RETURNING ${CLAIM_RETURNING_SQL}`,
       )
       .raw())
+  }
+
+  /**
+   * The claim of queues with limits, or with jobs to pass over: each queue's room (its concurrency
+   * limit less its running jobs, its rate limit less this window's claims, the claim's limit) is
+   * filled from the ready index in claim order, passing over excluded jobs and jobs of groups at
+   * their limit. Runs inside the write transaction, so no other claim — in this process or another
+   * — sees the counts between this one's reads and its update.
+   */
+  private claimLimited(params: JobClaimParams, at: number, moves: CountMoves): ClaimRow[] {
+    const picked: Candidate[] = []
+    const rates: { queue: string; window: number; used: number }[] = []
+    const excluded = exclusionTest(params.exclude)
+    for (const queue of params.queues) {
+      if (this.sql('SELECT 1 FROM offload_queues WHERE name = ? AND paused = 1').get(queue) !== undefined) continue
+      const limits = params.limits?.get(queue)
+      let room = params.limit
+      if (limits?.concurrency !== undefined) {
+        const stored = (this.sql(`SELECT n FROM offload_queue_counts WHERE queue = ? AND state = 'running'`).pluck().get(queue) as number | undefined) ?? 0
+        // The counts table holds what earlier group commits wrote; this commit's moves so far are in memory.
+        const running = stored + this.batchMoves.get(queue, 'running') + moves.get(queue, 'running')
+        room = Math.min(room, limits.concurrency - running)
+      }
+      if (limits?.rate !== undefined) {
+        const window = at - (at % limits.rate.intervalMs)
+        const flow = this.sql('SELECT rate_window, rate_used FROM offload_queue_flow WHERE queue = ?').get(queue) as
+          | { rate_window: number; rate_used: number }
+          | undefined
+        const used = flow?.rate_window === window ? flow.rate_used : 0
+        room = Math.min(room, limits.rate.limit - used)
+        rates.push({ queue, window, used })
+      }
+      if (room <= 0) continue
+      const groupLimit = limits?.groupConcurrency
+      const groupRunning = new Map<string, number>()
+      const candidates = this.sql(`SELECT seq, priority, group_rank, run_at, group_key, task FROM offload_jobs
+        WHERE state = 'queued' AND queue = ? ORDER BY ${READY_ORDER} LIMIT +? OFFSET +?`).raw()
+      let taken = 0
+      // Read in growing pages: most claims fill their room from the first; one that passes over a
+      // group at its limit or a task whose breaker is open reads on, up to CLAIM_SCAN_MAX rows.
+      for (let offset = 0, page = room + 16; taken < room && offset < CLAIM_SCAN_MAX; offset += page, page *= 4) {
+        const rows = candidates.all(queue, page, offset) as Candidate[]
+        for (const row of rows) {
+          const group = row[4]
+          if (excluded(row[5], group)) continue
+          if (groupLimit !== undefined && group !== null) {
+            const running =
+              groupRunning.get(group) ??
+              (this.sql(`SELECT count(*) FROM offload_jobs WHERE state = 'running' AND queue = ? AND group_key = ?`).pluck().get(queue, group) as number)
+            if (running >= groupLimit) continue
+            groupRunning.set(group, running + 1)
+          }
+          picked.push(row)
+          if (++taken === room) break
+        }
+        if (rows.length < page) break
+      }
+    }
+    picked.sort((a, b) => b[1] - a[1] || rankOrder(a[2], b[2]) || a[3] - b[3] || a[0] - b[0])
+    const seqs = picked.slice(0, params.limit).map((row) => row[0])
+    if (seqs.length === 0 && rates.length === 0) return []
+    const rows = seqs.length === 0 ? [] : (this.sql(`UPDATE offload_jobs SET ${CLAIM_SET_SQL}
+      WHERE seq IN (SELECT value FROM json_each(?)) RETURNING ${CLAIM_RETURNING_SQL}`)
+      .raw()
+      .all(params.workerId, at + params.leaseMs, at, JSON.stringify(seqs)) as ClaimRow[])
+    const rateSave = this.sql(`INSERT INTO offload_queue_flow (queue, rate_window, rate_used) VALUES (?, ?, ?)
+      ON CONFLICT (queue) DO UPDATE SET rate_window = excluded.rate_window, rate_used = excluded.rate_used`)
+    for (const { queue, window, used } of rates) {
+      const claimed = rows.reduce((n, row) => (row[3] === queue ? n + 1 : n), 0)
+      if (claimed > 0) rateSave.run(queue, window, used + claimed)
+    }
+    return rows
+  }
+
+  /** Moves each queue's round-robin head up to the highest group rank just claimed in it. */
+  private rankHeadsAdvance(rows: readonly ClaimRow[]): void {
+    let heads: Map<string, number> | undefined
+    for (const row of rows) {
+      const rank = row[16]
+      if (rank === null) continue
+      heads ??= new Map()
+      heads.set(row[3], Math.max(heads.get(row[3]) ?? rank, rank))
+    }
+    if (heads === undefined) return
+    const save = this.sql(`INSERT INTO offload_queue_flow (queue, rank_head) VALUES (?, ?)
+      ON CONFLICT (queue) DO UPDATE SET rank_head = max(rank_head, excluded.rank_head)`)
+    for (const [queue, rank] of heads) save.run(queue, rank)
   }
 
   jobHeartbeat(params: JobHeartbeatParams): Promise<LostLease[]> {
@@ -992,8 +1122,9 @@ export class SqliteStore implements Store {
       // An imported job is never due for a webhook delivery: the source owes its finishes so far.
       const insert = this.sql(`INSERT INTO offload_jobs (id, task, queue, state, priority, run_at, attempt, max_attempts,
         timeout_ms, backoff, key, key_ttl_ms, payload, metadata, result, progress, errors, created_at, started_at, finished_at, webhook,
-        error_fingerprint)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+        error_fingerprint, group_key, group_rank)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+      const ranks = this.groupRanks()
       const keyTake = this.sql('INSERT OR REPLACE INTO offload_keys (task, key, job_seq, expires_at) VALUES (?, ?, ?, ?)')
       const result: JobImportResult = { imported: 0, skipped: 0, keyConflicts: [] }
       const events: [seq: number, at: number, type: JobEventType, state: JobState, attempt: number, data: string | null][] = []
@@ -1005,6 +1136,8 @@ export class SqliteStore implements Store {
         const running = job.state === 'running'
         const state: JobState = running ? 'queued' : job.state
         const attempt = running ? job.attempt - 1 : job.attempt
+        // A grouped job joins its group's turn here, after the group's jobs already in this store.
+        if (job.group !== undefined && !isFinished(state)) ranks.assign(result.imported + result.skipped, job.queue, job.group)
         const inserted = insert.run(
           job.id,
           job.task,
@@ -1028,6 +1161,8 @@ export class SqliteStore implements Store {
           job.finishedAt?.getTime() ?? null,
           job.webhook ?? null,
           state === 'failed' ? failureFingerprint(job.errors) : null,
+          job.group ?? null,
+          ranks.of(result.imported + result.skipped) ?? null,
         )
         if (inserted.changes === 0) {
           result.skipped++
@@ -1056,6 +1191,7 @@ export class SqliteStore implements Store {
           SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5
           FROM json_each(?) AS e ORDER BY e.key`).run(JSON.stringify(events))
       }
+      this.groupRanksSave(ranks)
       for (const queue of readyQueues) notes.push({ kind: 'ready', queue })
       if (earliestDue !== Infinity) notes.push({ kind: 'due', runAt: earliestDue })
       return result
@@ -1146,6 +1282,7 @@ export class SqliteStore implements Store {
       }
       this.sql('DELETE FROM offload_keys WHERE expires_at IS NOT NULL AND expires_at <= ?').run(at)
       this.sql('DELETE FROM offload_workers WHERE last_seen_at <= ?').run(at - WORKER_FORGET_MS)
+      this.flowKeysPrune(at)
       // Queues whose jobs are all gone (counts left at 0 by earlier writes) leave the counts too.
       this.sql('DELETE FROM offload_queue_counts WHERE n = 0').run()
       return victims.length
@@ -1291,6 +1428,209 @@ export class SqliteStore implements Store {
       notes.push({ kind: 'progress', ids: [params.jobId] })
       return true
     })
+  }
+
+  // ─── Debounce and throttle ────────────────────────────────────────────────────────────────────
+
+  jobDebounce(params: JobDebounceParams): Promise<JobInsertResult> {
+    // One write transaction: no other writer, in this process or another, runs between the look
+    // and the write, so racing producers of one key take turns.
+    return this.write((notes, moves) => {
+      const at = params.now ?? this.clock()
+      const { job, key } = params
+      const waiting = this.sql(`SELECT j.seq, j.id, j.run_at, j.created_at FROM offload_debounces d JOIN offload_jobs j ON j.id = d.job_id
+        WHERE d.task = ? AND d.key = ? AND j.state = 'scheduled' AND j.started_at IS NULL AND j.run_at > ?`).get(job.task, key, at) as
+        | { seq: number; id: string; run_at: number; created_at: number }
+        | undefined
+      if (waiting === undefined) {
+        const runAt = at + params.delayMs
+        const created = this.flowInsert(job, runAt, at, notes, moves)
+        this.sql('INSERT OR REPLACE INTO offload_debounces (task, key, job_id, run_at) VALUES (?, ?, ?, ?)').run(job.task, key, job.id, runAt)
+        return { id: job.id, state: created, existing: false }
+      }
+      const runAt = debouncedRunAt(params, at, waiting.run_at, waiting.created_at)
+      const columns = sharedColumns(job, runAt, at)
+      this.sql(`UPDATE offload_jobs SET payload = @payload, metadata = @metadata, priority = @priority, max_attempts = @max_attempts,
+        timeout_ms = @timeout_ms, backoff = @backoff, webhook = @webhook, run_at = @run_at WHERE seq = @seq`).run({
+        payload: job.payload,
+        metadata: columns.metadata,
+        priority: columns.priority,
+        max_attempts: columns.max_attempts,
+        timeout_ms: columns.timeout_ms,
+        backoff: columns.backoff,
+        webhook: columns.webhook,
+        run_at: runAt,
+        seq: waiting.seq,
+      })
+      this.sql('UPDATE offload_debounces SET run_at = ? WHERE task = ? AND key = ?').run(runAt, job.task, key)
+      return { id: waiting.id, state: 'scheduled', existing: true }
+    })
+  }
+
+  jobThrottle(params: JobThrottleParams): Promise<JobInsertResult> {
+    return this.write((notes, moves) => {
+      const at = params.now ?? this.clock()
+      const { job, key } = params
+      // A window whose job was deleted holds nothing: the join finds no job, and a new one starts.
+      const holder = this.sql(`SELECT j.id, j.state FROM offload_throttles t JOIN offload_jobs j ON j.id = t.job_id
+        WHERE t.task = ? AND t.key = ? AND t.until > ?`).get(job.task, key, at) as { id: string; state: JobState } | undefined
+      if (holder !== undefined) return { ...holder, existing: true }
+      const caps = params.maxQueued !== undefined && params.maxQueued.size > 0 ? params.maxQueued : undefined
+      const state = this.flowInsert(job, job.runAt ?? at + (job.delayMs ?? 0), at, notes, moves, caps)
+      this.sql('INSERT OR REPLACE INTO offload_throttles (task, key, job_id, until) VALUES (?, ?, ?, ?)').run(job.task, key, job.id, at + params.windowMs)
+      return { id: job.id, state, existing: false }
+    })
+  }
+
+  /** Creates one job as `jobInsertMany` would (its row, `enqueued` event, count and note); returns its state. */
+  private flowInsert(job: JobInsert, runAt: number, at: number, notes: StoreNote[], moves: CountMoves, caps?: ReadonlyMap<string, number>): JobState {
+    const state = stateAt(runAt, at)
+    if (caps !== undefined && state === 'queued') this.queueRoomTake(caps, new Map(), job.queue)
+    const before = this.lastJobSeq()
+    const ranks = this.groupRanks()
+    if (job.group !== undefined) ranks.assign(0, job.queue, job.group)
+    this.insertJobRows([job], [0], [runAt], at, ranks)
+    this.groupRanksSave(ranks)
+    this.enqueuedEvents(before, 1, at)
+    moves.move(job.queue, undefined, state)
+    notes.push(state === 'queued' ? { kind: 'ready', queue: job.queue } : { kind: 'due', runAt })
+    return state
+  }
+
+  /** Forgets debounce keys whose job is due (it no longer takes updates) and throttle windows that ended. */
+  private flowKeysPrune(at: number): void {
+    this.sql('DELETE FROM offload_debounces WHERE run_at <= ?').run(at)
+    this.sql('DELETE FROM offload_throttles WHERE until <= ?').run(at)
+  }
+
+  // ─── Schedules ────────────────────────────────────────────────────────────────────────────────
+
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleInfo> {
+    return this.write(() => {
+      const at = params.now ?? this.clock()
+      // SET expressions read the row as it was: `paused` there is the stored flag. updated_at moves
+      // only when the definition does, so every process declaring the same schedule at start
+      // leaves it as it was.
+      const row = this.sql(`INSERT INTO offload_schedules (name, task, queue, cron, timezone, payload, job, catch_up, paused, source,
+          next_run_at, created_at, updated_at)
+        VALUES (@name, @task, @queue, @cron, @timezone, @payload, @job, @catchUp, coalesce(@paused, 0), @source, @next, @at, @at)
+        ON CONFLICT (name) DO UPDATE SET task = excluded.task, queue = excluded.queue, cron = excluded.cron, timezone = excluded.timezone,
+          payload = excluded.payload, job = excluded.job, catch_up = excluded.catch_up, source = excluded.source,
+          paused = coalesce(@paused, paused),
+          next_run_at = CASE WHEN cron IS NOT excluded.cron OR timezone IS NOT excluded.timezone OR (paused = 1 AND coalesce(@paused, 1) = 0)
+            THEN excluded.next_run_at ELSE next_run_at END,
+          updated_at = CASE WHEN (task, queue, cron, timezone, payload, job, catch_up, source, paused)
+            IS NOT (excluded.task, excluded.queue, excluded.cron, excluded.timezone, excluded.payload, excluded.job, excluded.catch_up,
+              excluded.source, coalesce(@paused, paused))
+            THEN excluded.updated_at ELSE updated_at END
+        RETURNING *`).get({
+        name: params.name,
+        task: params.task,
+        queue: params.queue,
+        cron: params.cron,
+        timezone: params.timezone,
+        payload: params.payload,
+        job: JSON.stringify(params.job),
+        catchUp: params.catchUp,
+        paused: params.paused === undefined ? null : params.paused ? 1 : 0,
+        source: params.source,
+        next: params.nextRunAt,
+        at,
+      }) as ScheduleRow
+      return toScheduleInfo(row)
+    })
+  }
+
+  scheduleGet(params: { name: string }): Promise<ScheduleInfo | undefined> {
+    return this.read(() => {
+      const row = this.sql('SELECT * FROM offload_schedules WHERE name = ?').get(params.name) as ScheduleRow | undefined
+      return row === undefined ? undefined : toScheduleInfo(row)
+    })
+  }
+
+  scheduleList(): Promise<ScheduleInfo[]> {
+    return this.read(() => (this.sql('SELECT * FROM offload_schedules ORDER BY name').all() as ScheduleRow[]).map(toScheduleInfo))
+  }
+
+  scheduleDelete(params: { name: string }): Promise<boolean> {
+    return this.write(() => this.sql('DELETE FROM offload_schedules WHERE name = ?').run(params.name).changes === 1)
+  }
+
+  scheduleTick(params: ScheduleTickParams): Promise<boolean> {
+    return this.write((notes, moves) => {
+      // The write lock makes this check-and-move atomic across processes: a scheduler that read the
+      // same due tick finds it moved once the winner commits, and writes nothing.
+      const moved = this.sql(`UPDATE offload_schedules SET next_run_at = ?, last_run_at = coalesce(?, last_run_at)
+        WHERE name = ? AND next_run_at = ? AND paused = 0`).run(
+        params.next,
+        params.ticks.length === 0 ? null : Math.max(...params.ticks),
+        params.name,
+        params.due,
+      ).changes
+      if (moved === 0) return false
+      this.jobInsertIn({ jobs: params.jobs, ...(params.now === undefined ? {} : { now: params.now }) }, notes, moves)
+      return true
+    })
+  }
+
+  // ─── Circuit breakers ─────────────────────────────────────────────────────────────────────────
+
+  breakerRecord(params: BreakerRecordParams): Promise<BreakerTransition[]> {
+    return this.write(() => {
+      const at = params.now ?? this.clock()
+      const rows = new Map<string, breakers.BreakerRow>()
+      for (const { task, group } of breakers.lockKeys(params.outcomes, params.settings)) {
+        const row = this.breakerRow(task, group)
+        if (row !== undefined) rows.set(breakers.keyOf(task, group), row)
+      }
+      const { transitions, changed } = breakers.recordRows(rows, params.outcomes, params.settings, at)
+      for (const row of changed) this.breakerSave(row)
+      return transitions
+    }, BREAKER_WRITE)
+  }
+
+  breakerProbe(params: BreakerProbeParams): Promise<BreakerAdmission> {
+    return this.write(() => {
+      const row = this.breakerRow(params.task, params.group ?? '')
+      const { admission } = breakers.admit(row, params.now ?? this.clock())
+      if (row !== undefined && admission !== 'closed') this.breakerSave(row)
+      return admission
+    }, BREAKER_WRITE)
+  }
+
+  breakerList(params: BreakerListParams): Promise<BreakerInfo[]> {
+    return this.read(() => {
+      const at = params.now ?? this.clock()
+      const rows = (this.sql('SELECT * FROM offload_breakers').all() as breakers.StoredBreaker[]).map(breakers.fromStored)
+      return rows.sort(breakers.order).map((row) => breakers.info(row, at))
+    })
+  }
+
+  breakerReset(params: BreakerResetParams): Promise<number> {
+    return this.write(() => {
+      const at = params.now ?? this.clock()
+      const stored = (
+        params.group === undefined
+          ? this.sql('SELECT * FROM offload_breakers WHERE task = ?').all(params.task)
+          : this.sql('SELECT * FROM offload_breakers WHERE task = ? AND grp = ?').all(params.task, params.group)
+      ) as breakers.StoredBreaker[]
+      for (const row of stored.map(breakers.fromStored)) {
+        breakers.resetRow(row, at)
+        this.breakerSave(row)
+      }
+      return stored.length
+    })
+  }
+
+  private breakerRow(task: string, group: string): breakers.BreakerRow | undefined {
+    const stored = this.sql('SELECT * FROM offload_breakers WHERE task = ? AND grp = ?').get(task, group) as breakers.StoredBreaker | undefined
+    return stored === undefined ? undefined : breakers.fromStored(stored)
+  }
+
+  private breakerSave(row: breakers.BreakerRow): void {
+    this.sql(`INSERT OR REPLACE INTO offload_breakers (${breakers.COLUMNS.join(', ')}) VALUES (${breakers.COLUMNS.map(() => '?').join(', ')})`).run(
+      ...breakers.values(row, (ms) => ms),
+    )
   }
 
   // ─── Internals ────────────────────────────────────────────────────────────────────────────────
@@ -1440,12 +1780,15 @@ function sameColumns(a: JobInsert, b: JobInsert): boolean {
     a.key === b.key &&
     a.keyTtlMs === b.keyTtlMs &&
     a.metadata === b.metadata &&
-    a.webhook === b.webhook
+    a.webhook === b.webhook &&
+    // A grouped job has a rank of its own.
+    a.group === undefined &&
+    b.group === undefined
   )
 }
 
 /** A new row's values in `JOB_INSERT_COLUMNS` order. */
-function jobColumns(job: JobInsert, runAt: number, at: number): unknown[] {
+function jobColumns(job: JobInsert, runAt: number, at: number, rank: number | undefined): unknown[] {
   return [
     job.id,
     job.task,
@@ -1462,6 +1805,8 @@ function jobColumns(job: JobInsert, runAt: number, at: number): unknown[] {
     job.metadata ?? null,
     at,
     job.webhook ?? null,
+    job.group ?? null,
+    rank ?? null,
   ]
 }
 
@@ -1481,6 +1826,8 @@ function sharedColumns(job: JobInsert, runAt: number, at: number): Record<string
     metadata: job.metadata ?? null,
     created_at: at,
     webhook: job.webhook ?? null,
+    group_key: null,
+    group_rank: null,
   }
 }
 
@@ -1494,6 +1841,43 @@ function stateAt(runAt: number, at: number): JobState {
 }
 
 /** A claimed job as the claim statement returns it, in its RETURNING order. */
+/**
+ * Ranks for one insert's grouped jobs: a group's next job gets the group's next rank, or the
+ * queue's head (the highest rank claimed so far) if that is higher — so a group that has waited
+ * joins the round-robin at its current turn instead of ahead of everyone, and a new group starts
+ * there instead of behind a big group's backlog. Looked up once per group and queue per insert.
+ */
+class GroupRanks {
+  private readonly next = new Map<string, { queue: string; group: string; rank: number }>()
+  private readonly heads = new Map<string, number>()
+  private readonly byRow = new Map<number, number>()
+
+  constructor(
+    private readonly groupRank: Statement,
+    private readonly queueHead: Statement,
+  ) {}
+
+  assign(row: number, queue: string, group: string): void {
+    const id = `${queue}\u0000${group}`
+    let entry = this.next.get(id)
+    if (entry === undefined) {
+      let head = this.heads.get(queue)
+      if (head === undefined) this.heads.set(queue, (head = (this.queueHead.get(queue) as number | undefined) ?? 0))
+      const stored = this.groupRank.get(queue, group) as number | undefined
+      this.next.set(id, (entry = { queue, group, rank: Math.max(stored ?? 0, head) }))
+    }
+    this.byRow.set(row, entry.rank++)
+  }
+
+  of(row: number): number | undefined {
+    return this.byRow.get(row)
+  }
+
+  save(upsert: Statement): void {
+    for (const { queue, group, rank } of this.next.values()) upsert.run(queue, group, rank)
+  }
+}
+
 type ClaimRow = [
   seq: number,
   id: string,
@@ -1510,6 +1894,8 @@ type ClaimRow = [
   backoff: string | null,
   key: string | null,
   createdAt: number,
+  group: string | null,
+  groupRank: number | null,
 ]
 
 /** A completed job as `completeMany` returns it: its event's columns first, then its key's, then its queue. */
@@ -1521,9 +1907,29 @@ const FINISH_STATES = { retry: 'retrying', failed: 'failed', snoozed: 'scheduled
   JobState
 >
 
-/** Highest priority first, then earliest run time, then oldest: the order of the ready index. */
+/** A ready job as a limited claim considers it. */
+type Candidate = [seq: number, priority: number, groupRank: number | null, runAt: number, group: string | null, task: string]
+
+/** Highest priority first, then jobs without a group, then group rank, earliest run time, oldest: the order of the ready index. */
 function claimOrder(a: ClaimRow, b: ClaimRow): number {
-  return b[6] - a[6] || a[7] - b[7] || a[0] - b[0]
+  return b[6] - a[6] || rankOrder(a[16], b[16]) || a[7] - b[7] || a[0] - b[0]
+}
+
+/** Group ranks in index order: none (an ungrouped job) before any. */
+function rankOrder(a: number | null, b: number | null): number {
+  return a === b ? 0 : a === null ? -1 : b === null ? 1 : a - b
+}
+
+/** Whether a job of `task` in `group` is one of `exclude`. */
+function exclusionTest(exclude: readonly ClaimExclusion[] | undefined): (task: string, group: string | null) => boolean {
+  if (exclude === undefined || exclude.length === 0) return () => false
+  const tasks = new Set<string>()
+  const groups = new Set<string>()
+  for (const { task, group } of exclude) {
+    if (group === undefined) tasks.add(task)
+    else groups.add(`${task}\u0000${group}`)
+  }
+  return (task, group) => tasks.has(task) || (group !== null && groups.has(`${task}\u0000${group}`))
 }
 
 function errorData(error: { name: string; message: string }): Record<string, Json> {
@@ -1584,6 +1990,7 @@ function toJobInfo(row: JobRow): JobInfo {
   if (row.started_at !== null) job.startedAt = new Date(row.started_at)
   if (row.finished_at !== null) job.finishedAt = new Date(row.finished_at)
   if (row.key !== null) job.key = row.key
+  if (row.group_key !== null) job.group = row.group_key
   if (row.timeout_ms !== null) job.timeoutMs = row.timeout_ms
   if (row.backoff !== null) job.backoff = JSON.parse(row.backoff) as ResolvedBackoff
   if (row.worker_id !== null) job.workerId = row.worker_id
@@ -1618,4 +2025,13 @@ function toJobEvent(row: EventRow): JobEvent {
   }
   if (row.data !== null) event.data = JSON.parse(row.data) as Record<string, Json>
   return event
+}
+
+/**
+ * A debounced job's new run time: `delayMs` from now, but no later than `maxWaitMs` after it was
+ * created, and never earlier than it already was — still in the future, so the job stays scheduled.
+ */
+function debouncedRunAt(params: JobDebounceParams, at: number, runAt: number, createdAt: number): number {
+  const pushed = at + params.delayMs
+  return Math.max(runAt, params.maxWaitMs === undefined ? pushed : Math.min(pushed, createdAt + params.maxWaitMs))
 }

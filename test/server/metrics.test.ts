@@ -33,6 +33,10 @@ test('GET /metrics counts the work seen in the event log and reads job and queue
   await quick.enqueueMany(Array.from({ length: 5 }, (_, n) => ({ payload: { n } })))
   await broken.enqueueMany([{ payload: undefined }, { payload: undefined }])
   await outcomes(events, 7)
+  // The CPU counter counts from when the server's registry was made, and the kernel charges CPU
+  // time in ticks: work until the process's own reading has moved, so the scrape must see it move.
+  const before = process.cpuUsage().user
+  while (process.cpuUsage().user === before) Math.sqrt(Math.random())
 
   const answer = await get(`${server.url}/metrics`)
   expect(answer.status).toBe(200)

@@ -88,7 +88,7 @@ export class Scheduler {
       }
     } catch (error) {
       if (isOffloadError(error, 'CLOSED')) return
-      this.logger.warn('scheduler failed to read the schedules', { error })
+      this.logger.warn(`reading the schedules failed; trying again in ${delay} ms`, { error })
     }
     if (this.stopped) return
     this.timer = setTimeout(() => this.wake(), delay)
@@ -111,7 +111,7 @@ export class Scheduler {
       if (isOffloadError(error, 'CLOSED')) throw error
       // One bad schedule (a task's queue full, an expression this croner no longer reads) must
       // not hold up the others; it is tried again at the next run.
-      this.logger.warn(`schedule '${schedule.name}' failed to tick`, { error })
+      this.logger.warn(`ticking schedule '${schedule.name}' failed; trying again in ${this.settings.pollIntervalMs} ms`, { error })
       return 'failed'
     }
   }

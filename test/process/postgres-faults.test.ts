@@ -9,6 +9,7 @@ import pg from 'pg'
 import { afterEach, expect, test } from 'vitest'
 import { createOffload, isOffloadError, type Offload } from '../../src/index.js'
 import { startAgent } from '../support/child.js'
+import { pgError, PostgresStore } from '../../src/store/postgres/postgres-store.js'
 import { PgProxy } from '../support/pg-proxy.js'
 import { eventually } from '../support/eventually.js'
 import { adminQuery, PG_URL } from '../support/postgres.js'
@@ -52,7 +53,7 @@ async function listening(schema: string): Promise<number> {
 }
 
 /** What the runtime logs when a store call failed and it will try again. */
-const RETRYING = /^(claiming jobs failed; trying again|writing job (outcomes|progress) failed; retrying|renewing leases failed; will try again|leader election failed|maintenance [\w ]+ failed)/
+const RETRYING = /^(claiming jobs failed; trying again|writing job (outcomes|progress) failed; retrying|renewing leases failed; will try again|leader election failed|maintenance [\w ]+ failed|reading the schedules failed; trying again)/
 
 test('workers whose every connection is terminated mid-run reconnect and finish every acknowledged job', async () => {
   const schema = testSchema('term')
@@ -138,6 +139,35 @@ test('a call in flight when the server terminates its connection rejects with ST
   expect(await offload.countJobs()).toEqual([])
   const job = await offload.enqueue('probe', { n: 1 })
   expect(await job.get()).toMatchObject({ state: 'queued' })
+})
+
+test('a connection the server ends between two statements of a store transaction fails that call, not the process', async () => {
+  const schema = testSchema('gap')
+  const store = new PostgresStore({ url: schema.taggedStore })
+  try {
+    await store.migrate()
+    // Between two statements the client has no query the server's goodbye could fail: pg emits
+    // it as an 'error' event, which with no listener would end this process. The gap is forced
+    // here; in a worker it is the moment between one statement's reply and the next statement.
+    const inTransaction = (store as unknown as { transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> }).transaction(
+      async (client) => {
+        await client.query('SELECT 1')
+        expect((await terminate(schema.name)).length).toBeGreaterThanOrEqual(1)
+        await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1`, [appNameOf(schema.name)])).length === 0, 'the connection is gone')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        return client.query('SELECT 2')
+      },
+    )
+    const error = await inTransaction.then(
+      () => undefined,
+      (error: unknown) => pgError(error, 'postgres'),
+    )
+    expect(isOffloadError(error, 'STORE_UNAVAILABLE'), String(error)).toBe(true)
+    // The broken connection was discarded, not pooled: the next call gets a new one.
+    expect(await store.jobCounts()).toEqual([])
+  } finally {
+    await store.close()
+  }
 })
 
 /** Resolves once a connection of the test's tagged store waits on a lock (an admin query per try, bounded). */

@@ -2243,7 +2243,13 @@ export class PostgresStore implements Store {
   private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect()
+      // The pool listens for errors only on idle clients. A connection the server ends between two
+      // of this transaction's statements (pg_terminate_backend, a restart) emits 'error' with no
+      // query to fail, and with no listener that would crash the process; noted here instead, the
+      // next statement fails with STORE_UNAVAILABLE and the connection is discarded, not pooled.
       let broken: Error | undefined
+      const lost = (error: Error): void => void (broken ??= error)
+      client.on('error', lost)
       try {
         await client.query('BEGIN')
         const result = await fn(client)
@@ -2254,6 +2260,7 @@ export class PostgresStore implements Store {
         if (isTransient(error) && attempt < 5) continue
         throw error
       } finally {
+        client.off('error', lost)
         client.release(broken)
       }
     }

@@ -860,9 +860,10 @@ export class PostgresStore implements Store {
        numbered AS (
          SELECT c.*, row_number() OVER (PARTITION BY c.group_key ORDER BY ${READY_ORDER('c')}) AS nth FROM candidates c
        ),
-       running AS (
+       running AS MATERIALIZED (
          -- A seek per candidate group: the index's entries of the other groups (and those of jobs
-         -- finished since the last vacuum) are never read.
+         -- finished since the last vacuum) are never read. Materialized, so each group's count is
+         -- taken once: inlined, the planner (which guesses one candidate) counts again per row.
          SELECT g.group_key, (SELECT count(*) FROM ${this.schema}.jobs r
            WHERE r.state = 'running' AND r.queue = $1 AND r.group_key = g.group_key) AS n
          FROM (SELECT DISTINCT group_key FROM candidates WHERE group_key IS NOT NULL) AS g

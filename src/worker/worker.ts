@@ -147,6 +147,12 @@ export class Worker {
   private readonly rateWindowMs: number | undefined
   /** Whether a queue of this worker caps running jobs: a finish anywhere may make room. */
   private readonly capsRunning: boolean
+  /**
+   * The last claim of a worker on capped queues came back short: the caps (or the backlog) are
+   * what limits it, so a job finishing here frees nothing the store can see before its outcome is
+   * written, and only then is a claim worth its round trips.
+   */
+  private claimsAwaitOutcomes = false
   private stopping: Promise<void> | undefined
   private resolveDone!: () => void
   private idleWaiters: (() => void)[] = []
@@ -286,6 +292,7 @@ export class Worker {
       this.ahead.set(job.id, job)
     }
     this.startAhead()
+    this.claimsAwaitOutcomes = this.capsRunning && claimed < limit
     if (claimed === limit || this.claimAgain) this.requestClaim()
     else if (this.rateWindowMs !== undefined) this.wakeAtNextWindow(this.rateWindowMs)
   }
@@ -425,7 +432,8 @@ export class Worker {
     else this.finishes.add(finish, this.outcomeWritten)
     if (this.executions.size === 0) for (const wake of this.idleWaiters.splice(0)) wake()
     this.startAhead()
-    this.requestClaim()
+    // Where the store batches, a claim now shares the outcome's transaction and sees its slot free.
+    if (!this.claimsAwaitOutcomes || finish === undefined) this.requestClaim()
   }
 
   /** Jobs held back by unwritten outcomes may start, and claims go ahead, once they are written. */

@@ -132,6 +132,24 @@ export function describeLimitsConformance(harness: StoreHarness): void {
         expect(await claim(store, { limit: 5, limits, now: T })).toHaveLength(0)
       })
 
+      test('names that need quoting (queue, group, excluded task) claim as any other, under every limit at once', async () => {
+        const { store } = await setup()
+        const queue = "it's a \\ $1 queue"
+        const group = "o'brien"
+        await store.jobInsertMany({
+          jobs: [...Array.from({ length: 3 }, () => jobInsert({ queue, group })), jobInsert({ queue, group: 'x' }), jobInsert({ queue, task: "bad'task" })],
+          now: T,
+        })
+        const limits = limited(queue, { concurrency: 4, rate: { limit: 3, intervalMs: 1000 }, groupConcurrency: 2 })
+        const exclude = [{ task: "bad'task" }]
+        // The rate allows 3 this window; the group at most 2 at once; the excluded task none.
+        expect((await claim(store, { queues: [queue], limit: 10, limits, exclude, now: T })).map((job) => job.group)).toEqual([group, 'x', group])
+        expect(await claim(store, { queues: [queue], limit: 10, limits, now: T + 500 })).toHaveLength(0)
+        // Next window: room for one under the concurrency limit; the group is at its limit.
+        expect(await claim(store, { queues: [queue], limit: 10, limits, exclude, now: T + 1000 })).toHaveLength(0)
+        expect((await claim(store, { queues: [queue], limit: 10, limits, now: T + 1000 })).map((job) => job.task)).toEqual(["bad'task"])
+      })
+
       test("limits of one queue leave another queue's claims alone; a paused limited queue gives nothing", async () => {
         const { store } = await setup()
         await store.jobInsertMany({

@@ -718,12 +718,8 @@ export class PostgresStore implements Store {
       const at = params.now === undefined ? null : new Date(params.now)
       const excluded = exclusionArrays(params.exclude)
       const rows = params.queues.some((queue) => params.limits?.has(queue))
-        ? await this.transaction((client) => this.claimLimited(client, params, at, excluded))
-        : await this.rows<ClaimRow>(
-            this.pool,
-            this.text('claim', () => this.claimSql(this.claimPickSql())),
-            [at, params.queues, params.limit, params.workerId, params.leaseMs, JSON.stringify({ workerId: params.workerId }), ...excluded],
-          )
+        ? await this.claimLimited(params, at, excluded)
+        : await this.claimOpen(params, at, params.queues, params.limit, excluded)
       return rows.map((row) => ({
         id: row.id,
         task: row.task,
@@ -745,117 +741,90 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * The claim of queues with limits, in a transaction. A limited queue's claims take its advisory
-   * lock first, so they run one at a time across every process, and each sees the running jobs and
-   * the rate window as the last one left them (a statement after the lock sees every commit before
-   * it). Its room — its concurrency limit less its running jobs, its rate limit less this window's
-   * claims, the claim's limit — is filled from the ready index in claim order, passing over jobs
-   * excluded and jobs of groups at their limit. Finishes never take the lock: they only lower the
-   * running count, so a claim that misses one takes fewer jobs, never more.
+   * The claim of queues with limits. Each limited queue is claimed in a transaction of its own:
+   * the queue's advisory lock, sent with the BEGIN, then one statement that counts the queue's room
+   * and claims it (`claimLimitedSql`), then the COMMIT. The statement's snapshot is taken when it
+   * starts, after the lock, so every claim of the queue, in any process, sees the running jobs and
+   * the rate window as the last one left them. Finishes never take the lock: they only lower the
+   * running count, so a claim that misses one takes fewer jobs, never more. The unlimited queues
+   * of the claim go last, as an ordinary claim of what room is left.
    */
-  private async claimLimited(client: Queryable, params: JobClaimParams, at: Date | null, excluded: [string[], string[]]): Promise<ClaimRow[]> {
-    const picked: number[] = []
-    const rates: { queue: string; window: number; used: number }[] = []
-    // Locks in name order: two claims of the same queues never wait for each other crosswise.
-    const queues = [...params.queues].sort()
-    for (const queue of queues) {
+  private async claimLimited(params: JobClaimParams, at: Date | null, excluded: [string[], string[]]): Promise<ClaimRow[]> {
+    const claimed: ClaimRow[] = []
+    const open: string[] = []
+    // In name order: two claims of the same queues never wait for each other crosswise.
+    for (const queue of [...params.queues].sort()) {
       const limits = params.limits?.get(queue)
-      if (limits === undefined) continue
-      await client.query(this.text('queue-lock', () => `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`), [`${this.schema}:${queue}`])
-    }
-    const clock = async (): Promise<number> =>
-      at?.getTime() ?? Number((await this.one<{ now: string }>(`SELECT ${EPOCH_MS('clock_timestamp()')} AS now`, [], client))!.now)
-    // Only a rate limit needs the time before the picks.
-    const now = queues.some((queue) => params.limits?.get(queue)?.rate !== undefined) ? await clock() : 0
-    for (const queue of queues) {
-      const limits = params.limits?.get(queue)
-      let room = params.limit
-      if (limits?.concurrency !== undefined) {
-        // Counted from the running jobs themselves (the lease index holds only those, a few hundred
-        // at most), not from the kept counts: summing a second's worth of their appended changes
-        // on every claim costs more than the claim.
-        const running = await this.one<{ n: string }>(
-          this.text('queue-running', () => `SELECT count(*) AS n FROM ${this.schema}.jobs WHERE state = 'running' AND queue = $1`),
-          [queue],
-          client,
-        )
-        room = Math.min(room, limits.concurrency - Number(running!.n))
+      if (limits === undefined) {
+        open.push(queue)
+        continue
       }
-      if (limits?.rate !== undefined) {
-        const window = now - (now % limits.rate.intervalMs)
-        const flow = await this.one<{ rate_window: string; rate_used: number }>(
-          this.text('queue-rate', () => `SELECT rate_window, rate_used FROM ${this.schema}.queue_flow WHERE queue = $1`),
-          [queue],
-          client,
+      // Read a little past the room first; a claim that passed over rows (excluded jobs, groups at
+      // their limit), read all it was allowed to and still came back short reads on, eight times
+      // further each time.
+      for (let extra = 16; claimed.length < params.limit; extra *= 8) {
+        // No bitmap scans: counting the running jobs, a plain index scan marks the entries of jobs
+        // finished since the last vacuum dead as it meets them, where a bitmap scan visits every
+        // one of them again on every claim (thousands, in a busy queue).
+        const lock = `BEGIN; SET LOCAL enable_bitmapscan = off; SELECT pg_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(`${this.schema}:${queue}`)}, 0))`
+        const rows = await this.transaction(
+          (client) =>
+            this.rows<ClaimRow & { room: number; scanned: number }>(client, this.text('claim-limited', () => this.claimLimitedSql()), [
+              ...claimArgs(params, at, queue, params.limit - claimed.length),
+              limits.groupConcurrency ?? null,
+              Math.min(extra, CLAIM_SCAN_EXTRA),
+              ...excluded,
+              limits.concurrency ?? null,
+              limits.rate?.limit ?? null,
+              limits.rate?.intervalMs ?? null,
+            ]),
+          lock,
         )
-        const used = flow !== undefined && Number(flow.rate_window) === window ? flow.rate_used : 0
-        room = Math.min(room, limits.rate.limit - used)
-        rates.push({ queue, window, used })
-      }
-      if (room <= 0) continue
-      // Read a little past the room first; only a pick that passed over rows (excluded jobs, groups
-      // at their limit) and found too few reads on, eight times further each time.
-      for (let scan = room + 16; ; scan *= 8) {
-        const [pick] = await this.rows<{ scanned: number; seqs: string[] }>(
-          client,
-          limits === undefined
-            ? this.text('claim-pick-open', () => this.claimPickOneSql(true))
-            : this.text('claim-pick-limited', () => this.claimPickOneSql(false)),
-          [queue, room, limits?.groupConcurrency ?? null, Math.min(scan, room + CLAIM_SCAN_EXTRA), ...excluded],
-        )
-        if (pick!.seqs.length === room || pick!.scanned < scan || scan >= room + CLAIM_SCAN_EXTRA || limits === undefined) {
-          for (const seq of pick!.seqs) picked.push(Number(seq))
-          break
-        }
+        const { room, scanned } = rows[0]!
+        const picked = rows.filter((row) => row.id !== null)
+        claimed.push(...picked)
+        if (picked.length >= room || scanned < room + extra || extra >= CLAIM_SCAN_EXTRA) break
       }
     }
-    if (picked.length === 0) return []
-    // The jobs start now, after every count above was read — not at the transaction's start
-    // (now()), which may be long before, while it waited for the lock. A finish whose start time
-    // is earlier than this one was counted as finished; started and finished times never show
-    // more jobs running than a limit let through.
-    const claimAt = new Date(await clock())
-    const rows = await this.rows<ClaimRow>(
-      client,
-      this.text('claim-picked', () => this.claimSql(
-        // By primary key, not in ready order: ordered, the planner walks the ready index for them.
-        `SELECT j.seq FROM unnest($2::bigint[]) AS p(seq)
-           CROSS JOIN LATERAL (SELECT seq FROM ${this.schema}.jobs WHERE seq = p.seq AND state = 'queued') AS j WHERE $3::int > 0`,
-      )),
-      // Each queue's picks are in claim order; past the claim's limit, the later queues' give way.
-      [claimAt, picked.slice(0, params.limit), params.limit, params.workerId, params.leaseMs, JSON.stringify({ workerId: params.workerId })],
-    )
-    for (const rate of rates) {
-      const claimed = rows.reduce((n, row) => (row.queue === rate.queue ? n + 1 : n), 0)
-      if (claimed === 0) continue
-      // The room came from the window the claim began in; if a new one opened since, the claims
-      // count in it (there were at most the limit of them).
-      const intervalMs = params.limits!.get(rate.queue)!.rate!.intervalMs
-      const window = claimAt.getTime() - (claimAt.getTime() % intervalMs)
-      const { queue } = rate
-      const used = window === rate.window ? rate.used : 0
-      await client.query(
-        this.text('queue-rate-save', () => `INSERT INTO ${this.schema}.queue_flow (queue, rate_window, rate_used) VALUES ($1, $2, $3)
-          ON CONFLICT (queue) DO UPDATE SET rate_window = excluded.rate_window, rate_used = excluded.rate_used`),
-        [queue, window, used + claimed],
-      )
-    }
-    return rows
+    if (open.length > 0 && claimed.length < params.limit) claimed.push(...(await this.claimOpen(params, at, open, params.limit - claimed.length, excluded)))
+    return claimed
+  }
+
+  /** The claim of queues without limits: up to `limit` of their ready jobs in claim order, rows another claim holds skipped. */
+  private claimOpen(params: JobClaimParams, at: Date | null, queues: readonly string[], limit: number, excluded: [string[], string[]]): Promise<ClaimRow[]> {
+    return this.rows<ClaimRow>(this.pool, this.text('claim', () => this.claimSql(this.claimPickSql())), [...claimArgs(params, at, queues, limit), ...excluded])
   }
 
   /**
-   * One queue's pick for a limited claim (`$1` the queue, `$2` its room, `$3` the group limit or
-   * NULL, `$4` how many ready rows to read at most, `$5`/`$6` the exclusions). Under the queue's
-   * lock (`locked` false) no other claim takes its rows, so none are locked here: a row lock
-   * writes the row, and a pick that reads past a busy group would write every row it passed.
-   * An unlimited queue claimed beside limited ones has no lock and skips locked rows instead.
+   * The claim of one limited queue, as one statement (`$2` the queue, `$3` the claim's limit,
+   * `$7` the group limit or NULL, `$8` how many ready rows to read past the room, `$9`/`$10` the
+   * exclusions, `$11` the concurrency limit or NULL, `$12`/`$13` the rate limit and its window in
+   * ms or NULL; the rest as in `claimSql`). Its room is the limit less what the running jobs take
+   * of the concurrency limit and this window's claims take of the rate limit. It is filled from
+   * the ready index in claim order, passing over jobs excluded and jobs of groups at their limit;
+   * no row is locked (under the queue's lock no other claim takes them, and a row lock writes the
+   * row: a pick that reads past a busy group would write every row it passed). The claim's time is
+   * read once, as it runs — after the counts it went by, not at the transaction's start: a finish
+   * counted as done started earlier, so started and finished times never show more jobs running
+   * than a limit let through. It answers the room and how many rows it read beside each job
+   * claimed, and one row of them alone when it claimed none.
    */
-  private claimPickOneSql(open: boolean): string {
-    return `WITH candidates AS (
+  private claimLimitedSql(): string {
+    const windowStart = `(SELECT ${EPOCH_MS('at')} - ${EPOCH_MS('at')} % $13::bigint FROM clock)`
+    const prelude = `clock AS MATERIALIZED (SELECT coalesce($1::timestamptz, clock_timestamp()) AS at),
+       room AS MATERIALIZED (
+         SELECT greatest(0, least($3::int,
+           -- Counted up to the limit, no further.
+           coalesce($11::int - (SELECT count(*) FROM (SELECT FROM ${this.schema}.jobs WHERE state = 'running' AND queue = $2 LIMIT $11::int) AS r)::int, $3::int),
+           coalesce($12::int - coalesce((SELECT rate_used FROM ${this.schema}.queue_flow WHERE queue = $2 AND rate_window = ${windowStart}), 0), $3::int)
+         )) AS n
+       ),
+       candidates AS (
          SELECT seq, priority, group_rank, run_at, group_key FROM ${this.schema}.jobs
-         WHERE state = 'queued' AND queue = $1 AND ${exclusionSql('$5', '$6')}
-           AND NOT EXISTS (SELECT FROM ${this.schema}.queues p WHERE p.name = $1 AND p.paused)
-         ORDER BY ${READY_ORDER('')} LIMIT ${open ? 'least($2::int, $4::int) FOR UPDATE SKIP LOCKED' : '$4::int'}
+         WHERE state = 'queued' AND queue = $2 AND ${exclusionSql('$9', '$10')}
+           AND NOT EXISTS (SELECT FROM ${this.schema}.queues p WHERE p.name = $2 AND p.paused)
+         ORDER BY ${READY_ORDER('')}
+         LIMIT CASE WHEN (SELECT n FROM room) = 0 THEN 0 ELSE (SELECT n FROM room) + $8::int END
        ),
        numbered AS (
          SELECT c.*, row_number() OVER (PARTITION BY c.group_key ORDER BY ${READY_ORDER('c')}) AS nth FROM candidates c
@@ -865,15 +834,31 @@ export class PostgresStore implements Store {
          -- finished since the last vacuum) are never read. Materialized, so each group's count is
          -- taken once: inlined, the planner (which guesses one candidate) counts again per row.
          SELECT g.group_key, (SELECT count(*) FROM ${this.schema}.jobs r
-           WHERE r.state = 'running' AND r.queue = $1 AND r.group_key = g.group_key) AS n
+           WHERE r.state = 'running' AND r.queue = $2 AND r.group_key = g.group_key) AS n
          FROM (SELECT DISTINCT group_key FROM candidates WHERE group_key IS NOT NULL) AS g
-         WHERE $3::int IS NOT NULL
-       )
-       SELECT (SELECT count(*) FROM candidates)::int AS scanned, ARRAY(
-         SELECT n.seq FROM numbered n LEFT JOIN running r ON r.group_key = n.group_key
-         WHERE n.group_key IS NULL OR $3::int IS NULL OR n.nth + coalesce(r.n, 0) <= $3::int
-         ORDER BY ${READY_ORDER('n')} LIMIT $2
-       ) AS seqs`
+         WHERE $7::int IS NOT NULL
+       ),
+       pick AS MATERIALIZED (
+         SELECT (SELECT n FROM room)::int AS room, (SELECT count(*) FROM candidates)::int AS scanned, ARRAY(
+           SELECT n.seq FROM numbered n LEFT JOIN running r ON r.group_key = n.group_key
+           WHERE n.group_key IS NULL OR $7::int IS NULL OR n.nth + coalesce(r.n, 0) <= $7::int
+           ORDER BY ${READY_ORDER('n')} LIMIT (SELECT n FROM room)
+         ) AS seqs
+       ),`
+    // By primary key, not in ready order: ordered, the planner walks the ready index for them.
+    const picked = `SELECT j.seq FROM pick CROSS JOIN LATERAL unnest(pick.seqs) AS p(seq)
+           CROSS JOIN LATERAL (SELECT seq FROM ${this.schema}.jobs WHERE seq = p.seq AND state = 'queued') AS j`
+    // The round-robin head and the rate window's count, in one write of the queue's row.
+    const flow = `flow AS (
+         INSERT INTO ${this.schema}.queue_flow AS f (queue, rank_head, rate_window, rate_used)
+         SELECT $2, coalesce(max(c.group_rank), 0), coalesce(${windowStart}, 0),
+           coalesce((SELECT rate_used FROM ${this.schema}.queue_flow WHERE queue = $2 AND rate_window = ${windowStart}), 0) + count(*)
+         FROM claimed c HAVING count(*) > 0 AND (max(c.group_rank) IS NOT NULL OR $12::int IS NOT NULL)
+         ON CONFLICT (queue) DO UPDATE SET rank_head = greatest(f.rank_head, excluded.rank_head),
+           rate_window = CASE WHEN $12::int IS NULL THEN f.rate_window ELSE excluded.rate_window END,
+           rate_used = CASE WHEN $12::int IS NULL THEN f.rate_used ELSE excluded.rate_used END
+       )`
+    return this.claimSql(picked, { prelude, at: '(SELECT at FROM clock)', flow, answer: 'pick' })
   }
 
   /**
@@ -902,33 +887,42 @@ export class PostgresStore implements Store {
 
   /**
    * The claim of the jobs `pick` selects (`$1` now, `$3` the limit, `$4` the worker, `$5` the
-   * lease, `$6` the started event's data). Also moves each queue's round-robin head up to the
+   * lease, `$6` the started event's data), at the time `at` gives. Also moves each queue's round-robin head up to the
    * highest group rank claimed; a claim of ungrouped jobs writes nothing there.
    */
-  private claimSql(pick: string): string {
-    return `WITH picked AS (${pick}),
+  private claimSql(pick: string, options: { prelude?: string; at?: string; flow?: string; answer?: string } = {}): string {
+    const at = options.at ?? AT
+    const columns = `id, task, queue, payload, metadata, priority, attempt, max_attempts, lease, timeout_ms, backoff, key, group_key,
+         ${FLOOR_MS('run_at')} AS run_ms, ${FLOOR_MS('created_at')} AS created_ms`
+    return `WITH ${options.prelude ?? ''} picked AS (${pick}),
        claimed AS (
          UPDATE ${this.schema}.jobs j SET state = 'running', attempt = j.attempt + 1, lease = j.lease + 1, worker_id = $4,
-           lease_expires_at = ${AT} + ${ms('$5')}, started_at = ${AT}
-         FROM picked WHERE j.seq = picked.seq
+           lease_expires_at = ${at} + ${ms('$5')}, started_at = ${at}
+         FROM picked WHERE j.seq = picked.seq AND j.state = 'queued'
          RETURNING j.seq, j.id, j.task, j.queue, j.payload, j.metadata, j.priority, j.run_at, j.attempt, j.max_attempts,
            j.lease, j.timeout_ms, j.backoff, j.key, j.created_at, j.group_key, j.group_rank
        ),
        ${this.countedSql('claimed', "'queued'", "'running'")},
        events AS (
          INSERT INTO ${this.schema}.events (job_seq, at, type, state, attempt, data)
-         SELECT seq, ${AT}, 'started', 'running', attempt, $6::json FROM claimed${this.eventGate}
+         SELECT seq, ${at}, 'started', 'running', attempt, $6::json FROM claimed${this.eventGate}
          ORDER BY ${READY_ORDER('')}
        ),
-       heads AS (
+       ${
+         options.flow ??
+         `heads AS (
          INSERT INTO ${this.schema}.queue_flow AS f (queue, rank_head)
          SELECT queue, max(group_rank) FROM claimed WHERE group_rank IS NOT NULL GROUP BY queue
          ON CONFLICT (queue) DO UPDATE SET rank_head = greatest(f.rank_head, excluded.rank_head)
-       ),
+       )`
+       },
        relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
-       SELECT id, task, queue, payload, metadata, priority, attempt, max_attempts, lease, timeout_ms, backoff, key, group_key,
-         ${FLOOR_MS('run_at')} AS run_ms, ${FLOOR_MS('created_at')} AS created_ms
-       FROM claimed CROSS JOIN relaxed ORDER BY ${READY_ORDER('')}`
+       ${
+         options.answer === undefined
+           ? `SELECT ${columns} FROM claimed CROSS JOIN relaxed ORDER BY ${READY_ORDER('')}`
+           : `SELECT a.room, a.scanned, c.* FROM ${options.answer} a CROSS JOIN relaxed
+         LEFT JOIN LATERAL (SELECT ${columns}, row_number() OVER (ORDER BY ${READY_ORDER('')}) AS nth FROM claimed) AS c ON true ORDER BY c.nth`
+       }`
   }
 
   jobHeartbeat(params: JobHeartbeatParams): Promise<LostLease[]> {
@@ -2241,7 +2235,8 @@ export class PostgresStore implements Store {
     return name
   }
 
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** Runs `fn` in a transaction, retried on deadlock or serialization failure; `begin` may add statements to the BEGIN's round trip. */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect()
       // The pool listens for errors only on idle clients. A connection the server ends between two
@@ -2252,7 +2247,7 @@ export class PostgresStore implements Store {
       const lost = (error: Error): void => void (broken ??= error)
       client.on('error', lost)
       try {
-        await client.query('BEGIN')
+        await client.query(begin)
         const result = await fn(client)
         await client.query('COMMIT')
         return result
@@ -2507,6 +2502,11 @@ function exclusionArrays(exclude: readonly ClaimExclusion[] | undefined): [strin
     else pairs.push(`${task}\u0001${group}`)
   }
   return [tasks, pairs]
+}
+
+/** A claim statement's first parameters (see `claimSql`): the time, what it claims from (queues or a queue), its limit, the worker's. */
+function claimArgs(params: JobClaimParams, at: Date | null, from: string | readonly string[], limit: number): unknown[] {
+  return [at, from, limit, params.workerId, params.leaseMs, JSON.stringify({ workerId: params.workerId })]
 }
 
 type ClaimRow = Pick<JobRow, 'id' | 'task' | 'queue' | 'payload' | 'metadata' | 'priority' | 'attempt' | 'max_attempts' | 'lease' | 'timeout_ms' | 'backoff' | 'key' | 'group_key'> & {

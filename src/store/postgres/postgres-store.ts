@@ -194,6 +194,8 @@ export class PostgresStore implements Store {
   private readonly channel: string
   private readonly origin = uuidv7().slice(-12)
   private readonly listener: PgListener
+  /** Connections with the limited claim prepared (`claimLimitedQueue`). */
+  private readonly claimPrepared = new WeakSet<pg.PoolClient>()
   private readonly listeners = new Set<(note: StoreNote) => void>()
   private readonly statementNames = new Map<string, string>()
   private readonly texts = new Map<string, string>()
@@ -741,13 +743,13 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * The claim of queues with limits. Each limited queue is claimed in a transaction of its own:
-   * the queue's advisory lock, sent with the BEGIN, then one statement that counts the queue's room
-   * and claims it (`claimLimitedSql`), then the COMMIT. The statement's snapshot is taken when it
-   * starts, after the lock, so every claim of the queue, in any process, sees the running jobs and
-   * the rate window as the last one left them. Finishes never take the lock: they only lower the
-   * running count, so a claim that misses one takes fewer jobs, never more. The unlimited queues
-   * of the claim go last, as an ordinary claim of what room is left.
+   * The claim of queues with limits. Each limited queue is claimed in a transaction of its own
+   * (`claimLimitedQueue`): the queue's advisory lock, then one statement that counts the queue's
+   * room and claims it. The statement's snapshot is taken when it starts, after the lock, so every
+   * claim of the queue, in any process, sees the running jobs and the rate window as the last one
+   * left them. Finishes never take the lock: they only lower the running count, so a claim that
+   * misses one takes fewer jobs, never more. The unlimited queues of the claim go last, as an
+   * ordinary claim of what room is left.
    */
   private async claimLimited(params: JobClaimParams, at: Date | null, excluded: [string[], string[]]): Promise<ClaimRow[]> {
     const claimed: ClaimRow[] = []
@@ -763,23 +765,15 @@ export class PostgresStore implements Store {
       // their limit), read all it was allowed to and still came back short reads on, eight times
       // further each time.
       for (let extra = 16; claimed.length < params.limit; extra *= 8) {
-        // No bitmap scans: counting the running jobs, a plain index scan marks the entries of jobs
-        // finished since the last vacuum dead as it meets them, where a bitmap scan visits every
-        // one of them again on every claim (thousands, in a busy queue).
-        const lock = `BEGIN; SET LOCAL enable_bitmapscan = off; SELECT pg_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(`${this.schema}:${queue}`)}, 0))`
-        const rows = await this.transaction(
-          (client) =>
-            this.rows<ClaimRow & { room: number; scanned: number }>(client, this.text('claim-limited', () => this.claimLimitedSql()), [
-              ...claimArgs(params, at, queue, params.limit - claimed.length),
-              limits.groupConcurrency ?? null,
-              Math.min(extra, CLAIM_SCAN_EXTRA),
-              ...excluded,
-              limits.concurrency ?? null,
-              limits.rate?.limit ?? null,
-              limits.rate?.intervalMs ?? null,
-            ]),
-          lock,
-        )
+        const rows = await this.claimLimitedQueue(queue, [
+          ...claimArgs(params, at, queue, params.limit - claimed.length),
+          limits.groupConcurrency ?? null,
+          Math.min(extra, CLAIM_SCAN_EXTRA),
+          ...excluded,
+          limits.concurrency ?? null,
+          limits.rate?.limit ?? null,
+          limits.rate?.intervalMs ?? null,
+        ])
         const { room, scanned } = rows[0]!
         const picked = rows.filter((row) => row.id !== null)
         claimed.push(...picked)
@@ -788,6 +782,37 @@ export class PostgresStore implements Store {
     }
     if (open.length > 0 && claimed.length < params.limit) claimed.push(...(await this.claimOpen(params, at, open, params.limit - claimed.length, excluded)))
     return claimed
+  }
+
+  /**
+   * One limited queue's claim (`claimLimitedSql` with `args`) in one round trip: the queue's lock,
+   * then the statement, sent as one simple query, which runs as one transaction whose statements
+   * each read a snapshot taken as they start — the claim's after the lock. A simple query takes no
+   * parameters, so the statement is prepared once per connection and executed with its arguments
+   * written as literals: planned once, not on every claim. No bitmap scans in it: counting the
+   * running jobs, a plain index scan marks the entries of jobs finished since the last vacuum dead
+   * as it meets them, where a bitmap scan visits every one of them again on every claim.
+   */
+  private async claimLimitedQueue(queue: string, args: unknown[]): Promise<(ClaimRow & { room: number; scanned: number })[]> {
+    const lock = `SELECT pg_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(`${this.schema}:${queue}`)}, 0))`
+    const run = `${lock}; SELECT set_config('enable_bitmapscan', 'off', true); EXECUTE ${LIMITED_CLAIM}(${args.map(sqlLiteral).join(', ')})`
+    for (let attempt = 1; ; attempt++) {
+      const { client, release } = await this.checkout()
+      try {
+        if (!this.claimPrepared.has(client)) {
+          await client.query(`PREPARE ${LIMITED_CLAIM} (${LIMITED_CLAIM_TYPES}) AS ${this.text('claim-limited', () => this.claimLimitedSql())}`)
+          this.claimPrepared.add(client)
+        }
+        const results = (await client.query(run)) as unknown as pg.QueryResult[]
+        return results[2]!.rows as (ClaimRow & { room: number; scanned: number })[]
+      } catch (error) {
+        // A deadlock rolled the transaction back whole: run it again.
+        if (isTransient(error) && attempt < 5) continue
+        throw error
+      } finally {
+        release()
+      }
+    }
   }
 
   /** The claim of queues without limits: up to `limit` of their ready jobs in claim order, rows another claim holds skipped. */
@@ -2235,19 +2260,34 @@ export class PostgresStore implements Store {
     return name
   }
 
-  /** Runs `fn` in a transaction, retried on deadlock or serialization failure; `begin` may add statements to the BEGIN's round trip. */
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  /**
+   * A connection of the pool's own until `release`. The pool listens for errors only on idle
+   * connections: one the server ends between two statements (pg_terminate_backend, a restart)
+   * emits 'error' with no query to fail, and with no listener that would crash the process. Noted
+   * here instead: the next statement fails with STORE_UNAVAILABLE, and the connection is discarded
+   * on release rather than pooled — as it is when `release` is given an error.
+   */
+  private async checkout(): Promise<{ client: pg.PoolClient; release: (error?: Error) => void }> {
+    const client = await this.pool.connect()
+    let broken: Error | undefined
+    const lost = (error: Error): void => void (broken ??= error)
+    client.on('error', lost)
+    return {
+      client,
+      release: (error) => {
+        client.off('error', lost)
+        client.release(broken ?? error)
+      },
+    }
+  }
+
+  /** Runs `fn` in a transaction, retried on deadlock or serialization failure. */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect()
-      // The pool listens for errors only on idle clients. A connection the server ends between two
-      // of this transaction's statements (pg_terminate_backend, a restart) emits 'error' with no
-      // query to fail, and with no listener that would crash the process; noted here instead, the
-      // next statement fails with STORE_UNAVAILABLE and the connection is discarded, not pooled.
+      const { client, release } = await this.checkout()
       let broken: Error | undefined
-      const lost = (error: Error): void => void (broken ??= error)
-      client.on('error', lost)
       try {
-        await client.query(begin)
+        await client.query('BEGIN')
         const result = await fn(client)
         await client.query('COMMIT')
         return result
@@ -2256,8 +2296,7 @@ export class PostgresStore implements Store {
         if (isTransient(error) && attempt < 5) continue
         throw error
       } finally {
-        client.off('error', lost)
-        client.release(broken)
+        release(broken)
       }
     }
   }
@@ -2502,6 +2541,24 @@ function exclusionArrays(exclude: readonly ClaimExclusion[] | undefined): [strin
     else pairs.push(`${task}\u0001${group}`)
   }
   return [tasks, pairs]
+}
+
+/** The name of the limited claim's statement, prepared on each connection that runs one, and its parameters' types. */
+const LIMITED_CLAIM = 'offload_claim_limited'
+const LIMITED_CLAIM_TYPES = 'timestamptz, text, int, text, bigint, text, int, int, text[], text[], int, int, bigint'
+
+/**
+ * A value as an SQL literal, for arguments of a statement run from a simple query (which takes no
+ * parameters): finite numbers as they are, strings quoted and escaped, arrays of strings as
+ * `ARRAY[…]`, dates as ISO text, null and undefined as NULL.
+ */
+function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL'
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  if (typeof value === 'string') return pg.escapeLiteral(value)
+  if (value instanceof Date) return pg.escapeLiteral(value.toISOString())
+  if (Array.isArray(value)) return value.length === 0 ? "'{}'" : `ARRAY[${value.map(sqlLiteral).join(', ')}]`
+  throw new TypeError(`no SQL literal for ${String(value)}`)
 }
 
 /** A claim statement's first parameters (see `claimSql`): the time, what it claims from (queues or a queue), its limit, the worker's. */

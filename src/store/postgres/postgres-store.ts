@@ -856,17 +856,18 @@ export class PostgresStore implements Store {
        ),
        running AS MATERIALIZED (
          -- A seek per candidate group: the index's entries of the other groups (and those of jobs
-         -- finished since the last vacuum) are never read. Materialized, so each group's count is
-         -- taken once: inlined, the planner (which guesses one candidate) counts again per row.
-         SELECT g.group_key, (SELECT count(*) FROM ${this.schema}.jobs r
-           WHERE r.state = 'running' AND r.queue = $2 AND r.group_key = g.group_key) AS n
+         -- finished since the last vacuum) are never read. Taken once per group, into one object
+         -- each candidate looks its group up in: joined as rows, the planner (which guesses one
+         -- candidate) compared every candidate with every group, or counted again per candidate.
+         SELECT coalesce(jsonb_object_agg(g.group_key, (SELECT count(*) FROM ${this.schema}.jobs r
+           WHERE r.state = 'running' AND r.queue = $2 AND r.group_key = g.group_key)), '{}') AS counts
          FROM (SELECT DISTINCT group_key FROM candidates WHERE group_key IS NOT NULL) AS g
          WHERE $7::int IS NOT NULL
        ),
        pick AS MATERIALIZED (
          SELECT (SELECT n FROM room)::int AS room, (SELECT count(*) FROM candidates)::int AS scanned, ARRAY(
-           SELECT n.seq FROM numbered n LEFT JOIN running r ON r.group_key = n.group_key
-           WHERE n.group_key IS NULL OR $7::int IS NULL OR n.nth + coalesce(r.n, 0) <= $7::int
+           SELECT n.seq FROM numbered n
+           WHERE n.group_key IS NULL OR $7::int IS NULL OR n.nth + coalesce(((SELECT counts FROM running) ->> n.group_key)::int, 0) <= $7::int
            ORDER BY ${READY_ORDER('n')} LIMIT (SELECT n FROM room)
          ) AS seqs
        ),`

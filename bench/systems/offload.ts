@@ -41,12 +41,14 @@ export abstract class OffloadStoreSystem implements BenchSystem {
   readonly workerScript = 'bench/workers/offload.ts'
   /**
    * The library's defaults, then the same drain with flow control that leaves the worker's
-   * parallelism as it is, so the difference is what the limits cost: a queue concurrency limit
-   * equal to the worker's concurrency, and jobs spread over 100 groups of at most 5 running each.
+   * parallelism as it is: a queue concurrency limit equal to the worker's concurrency (reached:
+   * every slot waits for its job's outcome to commit), one of 1,000 (never reached: what enforcing
+   * a limit costs), and jobs spread over 100 groups of at most 5 running each.
    */
   readonly shapes: readonly WorkerShape[] = [
     { suffix: '', options: {} },
     { suffix: ' · queue concurrency limit = c', options: { flow: 'concurrency' } },
+    { suffix: ' · queue concurrency limit 1,000', options: { flow: 'concurrency-1000' } },
     { suffix: ' · 100 groups, 5 running each', options: { flow: 'groups' }, groups: 100 },
   ]
   /** The same worker on every store: `settings.worker` of both. */

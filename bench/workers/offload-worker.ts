@@ -8,6 +8,8 @@ function flowQueues(config: WorkerConfig): Record<string, QueueOptions> | undefi
   switch (config.options.flow) {
     case 'concurrency':
       return { [OFFLOAD_QUEUE]: { concurrency: config.concurrency } }
+    case 'concurrency-1000':
+      return { [OFFLOAD_QUEUE]: { concurrency: 1_000 } }
     case 'groups':
       return { [OFFLOAD_QUEUE]: { groupConcurrency: 5 } }
     default:

@@ -913,8 +913,11 @@ export class PostgresStore implements Store {
 
   /**
    * The claim of the jobs `pick` selects (`$1` now, `$3` the limit, `$4` the worker, `$5` the
-   * lease, `$6` the started event's data), at the time `at` gives. Also moves each queue's round-robin head up to the
-   * highest group rank claimed; a claim of ungrouped jobs writes nothing there.
+   * lease, `$6` the started event's data). Also moves each queue's round-robin head up to the
+   * highest group rank claimed; a claim of ungrouped jobs writes nothing there. A limited claim
+   * (`claimLimitedSql`) puts its own statements first (`prelude`), claims at its own time (`at`),
+   * writes the queue's flow row its own way (`flow`) and answers beside the jobs what the CTE it
+   * names (`answer`) holds.
    */
   private claimSql(pick: string, options: { prelude?: string; at?: string; flow?: string; answer?: string } = {}): string {
     const at = options.at ?? AT

@@ -5,9 +5,8 @@
  */
 import { describe, expect, test } from 'vitest'
 import { isOffloadError } from '../../src/errors.js'
-import { uuidv7 } from '../../src/ids.js'
-import type { JobInsert, JobInsertResult, Store, StoreNote } from '../../src/store/store.js'
-import { databaseSetup, type StoreHarness } from './conformance.js'
+import type { JobInsertResult, Store, StoreNote } from '../../src/store/store.js'
+import { databaseSetup, jobInsert, type StoreHarness } from './conformance.js'
 
 const T = 1_700_000_000_000
 const NOTE_TIMEOUT_MS = 10_000
@@ -240,12 +239,6 @@ export function describeEnqueueConformance(harness: StoreHarness): void {
       })
     })
   })
-}
-
-let counter = 0
-
-function jobInsert(overrides: Partial<JobInsert> = {}): JobInsert {
-  return { id: uuidv7(), task: 'test.task', queue: 'default', payload: JSON.stringify({ n: counter++ }), priority: 0, maxAttempts: 3, ...overrides }
 }
 
 /**

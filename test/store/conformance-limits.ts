@@ -4,9 +4,8 @@
  * (see conformance.ts); speaks only the `Store` interface. Time is the `now` parameter.
  */
 import { describe, expect, test } from 'vitest'
-import { uuidv7 } from '../../src/ids.js'
-import type { ClaimedJob, JobClaimParams, JobInsert, QueueLimits, Store } from '../../src/store/store.js'
-import { databaseSetup, type StoreHarness } from './conformance.js'
+import type { ClaimedJob, JobClaimParams, QueueLimits, Store } from '../../src/store/store.js'
+import { databaseSetup, jobInsert, type StoreHarness } from './conformance.js'
 
 /** A window start: a multiple of every rate interval the tests use. */
 const T = 1_700_000_000_000
@@ -194,20 +193,6 @@ export function describeLimitsConformance(harness: StoreHarness): void {
       })
     })
   })
-}
-
-let defaults = 0
-
-function jobInsert(overrides: Partial<JobInsert> = {}): JobInsert {
-  return {
-    id: uuidv7(),
-    task: 'test.task',
-    queue: 'default',
-    payload: JSON.stringify({ n: defaults++ }),
-    priority: 0,
-    maxAttempts: 3,
-    ...overrides,
-  }
 }
 
 function claim(store: Store, params: Partial<JobClaimParams> & { limit: number; now: number }): Promise<ClaimedJob[]> {

@@ -2820,7 +2820,7 @@ function conformanceTest(harness: StoreHarness) {
 let defaults = 0
 
 /** A valid insert in queue `default` of task `test.task`, due now unless told otherwise. */
-function jobInsert(overrides: Partial<JobInsert> = {}): JobInsert {
+export function jobInsert(overrides: Partial<JobInsert> = {}): JobInsert {
   return {
     id: uuidv7(),
     task: 'test.task',

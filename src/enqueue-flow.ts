@@ -2,7 +2,7 @@ import { checkObject, checkOptions, checkString } from './config.js'
 import { parseDuration } from './duration.js'
 import { OffloadError } from './errors.js'
 import type { EnqueueOptions } from './job.js'
-import { MAX_DELAY_MS } from './offload.js'
+import { MAX_DELAY_MS, MAX_KEY_LENGTH } from './offload.js'
 
 /** A debounced or throttled enqueue: its options checked, durations in milliseconds. */
 export type EnqueueFlow =
@@ -11,8 +11,6 @@ export type EnqueueFlow =
 
 const DEBOUNCE_OPTIONS = ['key', 'delay', 'maxWait'] as const
 const THROTTLE_OPTIONS = ['key', 'window'] as const
-/** As long as an idempotency key may be. */
-const MAX_FLOW_KEY_LENGTH = 512
 
 /**
  * Checks one job's `debounce` or `throttle` and what it cannot go with; undefined when it has
@@ -41,7 +39,7 @@ export function checkEnqueueFlow(options: EnqueueOptions, at = ''): EnqueueFlow 
     checkOptions(settings, DEBOUNCE_OPTIONS, 'debounce')
     const flow: EnqueueFlow = {
       kind: 'debounce',
-      key: checkString(settings.key, 'debounce.key', MAX_FLOW_KEY_LENGTH),
+      key: checkString(settings.key, 'debounce.key', MAX_KEY_LENGTH),
       delayMs: flowDuration(settings.delay, 'debounce.delay'),
     }
     if (settings.maxWait !== undefined) {
@@ -56,7 +54,7 @@ export function checkEnqueueFlow(options: EnqueueOptions, at = ''): EnqueueFlow 
   checkOptions(settings, THROTTLE_OPTIONS, 'throttle')
   return {
     kind: 'throttle',
-    key: checkString(settings.key, 'throttle.key', MAX_FLOW_KEY_LENGTH),
+    key: checkString(settings.key, 'throttle.key', MAX_KEY_LENGTH),
     windowMs: flowDuration(settings.window, 'throttle.window'),
   }
 }

@@ -265,7 +265,8 @@ const LIST_WORKERS_OPTIONS = ['aliveWithin'] as const
 /** Jobs a group retry moves per transaction: large enough to be quick, small enough not to hold locks long. */
 const RETRY_GROUP_CHUNK = 1000
 const FINGERPRINT_PATTERN = /^[0-9a-f]{16}$/
-const MAX_KEY_LENGTH = 512
+/** The longest idempotency key (and debounce or throttle key). */
+export const MAX_KEY_LENGTH = 512
 /** The longest `delay` an enqueue takes: ten years. */
 export const MAX_DELAY_MS = 10 * 365 * 86_400_000
 /** 9999-12-31T23:59:59.999Z: later run times are refused, since not every store's time column holds them. */

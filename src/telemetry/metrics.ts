@@ -46,7 +46,12 @@ export class OffloadMetrics {
   readonly registry = new Registry()
   private readonly unsubscribe: () => void
   private readonly now: () => number
-  private readonly processMetrics: boolean
+  /**
+   * The process's own metrics, or undefined when left out. Taken when the metrics are made, not at
+   * the first scrape: the CPU counters count from their registry's making, and made at a scrape
+   * they would first report the few microseconds since — nothing of what the server did before.
+   */
+  private readonly processMetrics: Registry | undefined
   private readonly jobs: Gauge<'queue' | 'state'>
   private readonly paused: Gauge<'queue'>
   private readonly oldest: Gauge<'queue'>
@@ -73,7 +78,8 @@ export class OffloadMetrics {
     checkOptions(options, METRICS_OPTIONS, 'metrics options')
     const tracked =
       options.maxTrackedJobs === undefined ? 100_000 : checkNumber(options.maxTrackedJobs, 'maxTrackedJobs', { integer: true, min: 1 })
-    this.processMetrics = options.processMetrics === undefined ? true : checkBoolean(options.processMetrics, 'processMetrics')
+    const processMetrics = options.processMetrics === undefined ? true : checkBoolean(options.processMetrics, 'processMetrics')
+    this.processMetrics = processMetrics ? processRegistry() : undefined
     this.now = options.now ?? Date.now
     this.startedAt = new BoundedMap(tracked)
     this.readyAt = new BoundedMap(tracked)
@@ -153,7 +159,7 @@ export class OffloadMetrics {
       this.oldest.set({ queue: info.queue }, oldest)
     }
     const own = await this.registry.metrics()
-    return this.processMetrics ? `${own}\n${await processRegistry().metrics()}` : own
+    return this.processMetrics === undefined ? own : `${own}\n${await this.processMetrics.metrics()}`
   }
 
   private observe(events: readonly JobEvent[]): void {
